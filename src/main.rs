@@ -1,0 +1,67 @@
+//! The `now-playing` binary: parses the command line, starts logging and runs the command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use now_playing::cli::{Cli, Command, HealthcheckArgs, ServeArgs};
+use now_playing::startup::{Application, shutdown_signal};
+use now_playing::telemetry;
+
+fn main() -> ExitCode {
+    if let Err(e) = dotenvy::from_path(now_playing::config::dotenv_path()) {
+        if !e.not_found() {
+            eprintln!("now-playing cannot start: .env could not be read: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("now-playing cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match Cli::parse().command() {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Healthcheck(args) => runtime.block_on(healthcheck(args)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let config = match args.settings.resolve(args.demo) {
+        Ok(config) => config,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format);
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            eprintln!("now-playing cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run_until_stopped(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("server failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn healthcheck(args: HealthcheckArgs) -> ExitCode {
+    let url = args
+        .url
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}/healthz", args.port));
+    match now_playing::startup::healthcheck(&url).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The one shared cache between viewers and Spotify. Every route and event client reads
+//! [`NowPlayingService::current`]; it calls Spotify at most once per `CACHE_TTL` however many
+//! ask at once (single flight), serves the last good answer as `stale` while Spotify
+//! fails, and honours `Retry-After`.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::demo;
+use super::model::{ErrorCode, Item, NowPlaying, Unavailable, View};
+use crate::clock::Clock;
+use crate::config::{Config, Source};
+use crate::render::Memo;
+use crate::spotify::{SpotifyClient, SpotifyError};
+
+/// `recently-played` is asked at most this often (or once per `CACHE_TTL` if that is longer).
+pub const RECENT_TTL: Duration = Duration::from_secs(60);
+
+/// One fetched state and its representations, rendered at most once each.
+pub struct Snapshot {
+    pub view: View,
+    /// No new Spotify call before this instant: the TTL, or a longer `Retry-After`.
+    pub refresh_after: Instant,
+    /// Representations rendered from `view`, kept with it.
+    pub renders: Memo,
+}
+
+impl Snapshot {
+    fn new(view: View, refresh_after: Instant) -> Self {
+        Self { renders: Memo::new(&view), view, refresh_after }
+    }
+}
+
+#[derive(Clone)]
+pub struct NowPlayingService(Arc<Inner>);
+
+struct Inner {
+    upstream: Upstream,
+    clock: Clock,
+    ttl: Duration,
+    stale_max: Duration,
+    show_recent: bool,
+    latest: RwLock<Arc<Snapshot>>,
+    round: Mutex<Memory>,
+}
+
+enum Upstream {
+    Demo,
+    Spotify(SpotifyClient),
+}
+
+/// What a fetch round remembers from earlier rounds.
+#[derive(Default)]
+struct Memory {
+    last_good: Option<(NowPlaying, Instant)>,
+    recent: Option<Recent>,
+    recent_forbidden_logged: bool,
+}
+
+struct Recent {
+    asked_at: Instant,
+    item: Option<(Item, Option<DateTime<Utc>>)>,
+}
+
+impl NowPlayingService {
+    pub fn new(config: &Config, clock: Clock) -> Self {
+        let upstream = match &config.source {
+            Source::Demo => Upstream::Demo,
+            Source::Spotify(spotify) => Upstream::Spotify(SpotifyClient::new(spotify, clock.clone())),
+        };
+        // Expired from the start, so the first viewer triggers the first fetch.
+        let empty = Snapshot::new(View::Ok(NowPlaying::idle(clock.utc())), clock.now());
+        Self(Arc::new(Inner {
+            upstream,
+            ttl: config.cache_ttl,
+            stale_max: config.stale_max,
+            show_recent: config.show_recent,
+            latest: RwLock::new(Arc::new(empty)),
+            round: Mutex::new(Memory::default()),
+            clock,
+        }))
+    }
+
+    pub fn is_demo(&self) -> bool {
+        matches!(self.0.upstream, Upstream::Demo)
+    }
+
+    pub fn spotify(&self) -> Option<&SpotifyClient> {
+        match &self.0.upstream {
+            Upstream::Spotify(client) => Some(client),
+            Upstream::Demo => None,
+        }
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.0.clock
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.0.ttl
+    }
+
+    /// The state to serve now: the cached one while it is fresh, else one new fetch shared
+    /// by every caller waiting for it.
+    pub async fn current(&self) -> Arc<Snapshot> {
+        let cached = self.latest();
+        if self.0.clock.now() < cached.refresh_after {
+            return cached;
+        }
+        // The round runs in its own task, so a viewer who leaves mid-call cannot cancel the
+        // fetch that everyone else is waiting for.
+        let inner = Arc::clone(&self.0);
+        match tokio::spawn(async move { inner.refresh().await }).await {
+            Ok(snapshot) => snapshot,
+            Err(_) => self.latest(),
+        }
+    }
+
+    /// The last fetched state, fresh or not, without calling Spotify.
+    pub fn latest(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.0.latest.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Gets an access token now, outside any viewer's request, and logs the outcome.
+    pub async fn warm_up(&self) {
+        match &self.0.upstream {
+            Upstream::Demo => tracing::info!("demo mode: serving built-in sample data, Spotify is never called"),
+            Upstream::Spotify(client) => {
+                if client.tokens().access_token().await.is_ok() {
+                    tracing::info!("Spotify credentials work");
+                }
+            }
+        }
+    }
+}
+
+impl Inner {
+    async fn refresh(&self) -> Arc<Snapshot> {
+        let mut memory = self.round.lock().await;
+        let cached = Arc::clone(&self.latest.read().unwrap_or_else(|e| e.into_inner()));
+        if self.clock.now() < cached.refresh_after {
+            return cached;
+        }
+        let next = Arc::new(self.fetch(&mut memory).await);
+        *self.latest.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&next);
+        next
+    }
+
+    async fn fetch(&self, memory: &mut Memory) -> Snapshot {
+        let client = match &self.upstream {
+            Upstream::Demo => {
+                tracing::debug!("demo mode: next sample state");
+                return Snapshot::new(View::Ok(demo::at(self.clock.utc())), self.clock.now() + self.ttl);
+            }
+            Upstream::Spotify(client) => client,
+        };
+        let answer = client.currently_playing().await;
+        let (now, fetched_at) = (self.clock.now(), self.clock.utc());
+        match answer {
+            Ok(answer) => {
+                let doc = match answer.and_then(|a| NowPlaying::from_spotify(a, fetched_at)) {
+                    Some(doc) => doc,
+                    None => self.nothing_playing(client, memory, fetched_at).await,
+                };
+                memory.last_good = Some((doc.clone(), now));
+                Snapshot::new(View::Ok(doc), now + self.ttl)
+            }
+            Err(e) => self.on_error(e, memory, now),
+        }
+    }
+
+    /// The last played track, or idle; `recently-played` is asked at most once a minute.
+    async fn nothing_playing(&self, client: &SpotifyClient, memory: &mut Memory, fetched_at: DateTime<Utc>) -> NowPlaying {
+        if !self.show_recent {
+            return NowPlaying::idle(fetched_at);
+        }
+        let due = memory
+            .recent
+            .as_ref()
+            .is_none_or(|r| self.clock.now() >= r.asked_at + RECENT_TTL.max(self.ttl));
+        if due {
+            let item = match client.recently_played().await {
+                Ok(history) => history.and_then(|h| Some((Item::from_spotify(h.track?)?, h.played_at))),
+                Err(SpotifyError::Forbidden) => {
+                    if !memory.recent_forbidden_logged {
+                        memory.recent_forbidden_logged = true;
+                        tracing::warn!(
+                            "Spotify refused recently-played (scope user-read-recently-played not granted): showing idle instead; run `now-playing auth` to grant it, or set SHOW_RECENT=false"
+                        );
+                    }
+                    None
+                }
+                // Keep what was known; this is decoration, not worth failing the state for.
+                Err(_) => memory.recent.take().and_then(|r| r.item),
+            };
+            memory.recent = Some(Recent { asked_at: self.clock.now(), item });
+        }
+        match memory.recent.as_ref().and_then(|r| r.item.clone()) {
+            Some((item, played_at)) => NowPlaying::recent(item, played_at, fetched_at),
+            None => NowPlaying::idle(fetched_at),
+        }
+    }
+
+    fn on_error(&self, error: SpotifyError, memory: &Memory, now: Instant) -> Snapshot {
+        let (code, retry_after) = match &error {
+            SpotifyError::Auth(_) => (ErrorCode::SpotifyAuth, None),
+            SpotifyError::RateLimited { retry_after } => (ErrorCode::RateLimited, *retry_after),
+            _ => (ErrorCode::Upstream, None),
+        };
+        let refresh_after = now + self.ttl.max(retry_after.unwrap_or_default());
+        let usable = memory
+            .last_good
+            .as_ref()
+            .filter(|(_, at)| code != ErrorCode::SpotifyAuth && now.duration_since(*at) <= self.stale_max);
+        let view = match usable {
+            Some((doc, _)) => View::Ok(NowPlaying { stale: true, ..doc.clone() }),
+            None => View::Unavailable(Unavailable {
+                code,
+                message: match code {
+                    ErrorCode::SpotifyAuth => "Spotify rejected this server's credentials; the owner has to authorize again".into(),
+                    ErrorCode::RateLimited => "Spotify is rate limiting this server; try again later".into(),
+                    ErrorCode::Upstream => "Spotify is not answering; try again later".into(),
+                },
+                retry_after,
+            }),
+        };
+        Snapshot::new(view, refresh_after)
+    }
+}

@@ -1,0 +1,232 @@
+//! The HTML fragment and the `/embed` page, rendered with askama (every value escaped).
+//! The view model is computed here, so templates never see Spotify's shapes or our JSON.
+
+use std::time::Duration;
+
+use askama::Template;
+use axum::http::StatusCode;
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::params::{Background, Theme, WidgetParams};
+use super::{Rendered, csp_hash};
+use crate::now_playing::model::{ItemKind, PlayingType};
+use crate::now_playing::{NowPlaying, State, View};
+use crate::routes::assets;
+
+/// Image sources the widget may show: Spotify's image hosts only.
+pub const IMG_SOURCES: &str = "https://i.scdn.co https://*.scdn.co https://*.spotifycdn.com";
+
+/// What the widget shows, in display terms.
+pub struct Widget {
+    pub state: &'static str,
+    pub label: String,
+    pub title: String,
+    pub subtitle: String,
+    pub url: Option<String>,
+    pub image_url: Option<String>,
+    pub progress: Option<Progress>,
+    pub stale: bool,
+    pub playing: bool,
+    /// Placeholder art colour, 0 to 11, derived from the title.
+    pub hue: u8,
+    pub glyph: &'static str,
+}
+
+pub struct Progress {
+    pub value: u64,
+    pub max: u64,
+    pub playing: bool,
+    pub timestamp: String,
+}
+
+impl Widget {
+    pub fn new(view: &View, params: &WidgetParams, now: DateTime<Utc>) -> Self {
+        let doc = match view {
+            View::Ok(doc) => doc,
+            View::Unavailable(_) => {
+                return Self::bare("unavailable", "Spotify", "Now playing is unavailable", "Spotify can't be reached right now");
+            }
+        };
+        match (doc.state, &doc.item) {
+            (State::Recent, Some(item)) if params.recent => Self {
+                label: match doc.played_at {
+                    Some(at) => format!("Last played · {}", ago(now, at)),
+                    None => "Last played".into(),
+                },
+                ..Self::item(doc, "recent", params)
+            },
+            (State::Playing | State::Paused, Some(item)) => {
+                let mut label = if doc.is_playing { "Now playing".to_owned() } else { "Paused".to_owned() };
+                if item.is_local {
+                    label.push_str(" · local file");
+                } else if item.kind == ItemKind::Episode {
+                    label.push_str(" · podcast");
+                }
+                Self { label, ..Self::item(doc, if doc.is_playing { "playing" } else { "paused" }, params) }
+            }
+            (State::Playing | State::Paused, None) => {
+                let (title, subtitle) = match doc.playing_type {
+                    Some(PlayingType::Ad) => ("Advertisement", "Back to the music soon"),
+                    _ => ("Something on Spotify", "Not shown by Spotify"),
+                };
+                let (state, label) = if doc.is_playing { ("playing", "Now playing") } else { ("paused", "Paused") };
+                Self { playing: doc.is_playing, stale: doc.stale, ..Self::bare(state, label, title, subtitle) }
+            }
+            _ => Self { stale: doc.stale, ..Self::bare("idle", "Not playing", "Nothing playing right now", "Spotify") },
+        }
+    }
+
+    fn bare(state: &'static str, label: &str, title: &str, subtitle: &str) -> Self {
+        Self {
+            state,
+            label: label.into(),
+            title: title.into(),
+            subtitle: subtitle.into(),
+            url: None,
+            image_url: None,
+            progress: None,
+            stale: false,
+            playing: false,
+            hue: hue(title),
+            glyph: "♪",
+        }
+    }
+
+    fn item(doc: &NowPlaying, state: &'static str, params: &WidgetParams) -> Self {
+        let Some(item) = &doc.item else { return Self::bare(state, "", "", "") };
+        let title = if item.title.is_empty() { "Untitled".to_owned() } else { item.title.clone() };
+        let progress = match (params.progress && doc.state != State::Recent, doc.progress_ms, item.duration_ms) {
+            (true, Some(value), Some(max)) if max > 0 => Some(Progress {
+                value: value.min(max),
+                max,
+                playing: doc.is_playing,
+                timestamp: doc.timestamp.unwrap_or(doc.fetched_at).to_rfc3339_opts(SecondsFormat::Millis, true),
+            }),
+            _ => None,
+        };
+        Self {
+            state,
+            label: String::new(),
+            hue: hue(&title),
+            glyph: if item.kind == ItemKind::Episode { "🎙" } else { "♪" },
+            subtitle: item.artist_line(),
+            title,
+            url: item.url.clone(),
+            image_url: item.image_url.clone(),
+            progress,
+            stale: doc.stale,
+            playing: doc.is_playing,
+        }
+    }
+}
+
+/// "just now", "5 min ago", "2 h ago", "3 d ago".
+pub fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
+    let secs = (now - then).num_seconds().max(0) as u64;
+    let d = Duration::from_secs(secs);
+    match d.as_secs() {
+        0..60 => "just now".into(),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86_400 => format!("{} h ago", secs / 3600),
+        _ => format!("{} d ago", secs / 86_400),
+    }
+}
+
+fn hue(text: &str) -> u8 {
+    (text.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 12) as u8
+}
+
+#[derive(Template)]
+#[template(path = "fragment.html")]
+struct FragmentTemplate<'a> {
+    w: &'a Widget,
+    layout: &'static str,
+    theme: &'static str,
+    bg: &'static str,
+    show_art: bool,
+    demo: bool,
+    accent_style: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "embed.html")]
+struct EmbedTemplate<'a> {
+    page_title: String,
+    color_scheme: &'static str,
+    css_href: &'a str,
+    js_href: &'a str,
+    inline_css: Option<String>,
+    bg: &'static str,
+    ttl: u64,
+    params: &'a WidgetParams,
+    demo: bool,
+    fragment: String,
+}
+
+/// What a page needs besides the state.
+pub struct PageContext<'a> {
+    pub now: DateTime<Utc>,
+    pub demo: bool,
+    pub ttl: Duration,
+    pub frame_ancestors: &'a str,
+}
+
+fn fragment_markup(widget: &Widget, params: &WidgetParams, ctx: &PageContext<'_>, inline_accent: bool) -> String {
+    FragmentTemplate {
+        w: widget,
+        layout: params.layout_name(),
+        theme: params.theme_name(),
+        bg: params.bg_name(),
+        show_art: params.art,
+        demo: ctx.demo,
+        accent_style: params.accent.as_deref().filter(|_| inline_accent),
+    }
+    .render()
+    .unwrap_or_default()
+}
+
+/// The bare fragment, for includes and `fetch` + insert.
+pub fn fragment(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Rendered {
+    let widget = Widget::new(view, params, ctx.now);
+    let csp = format!(
+        "default-src 'none'; style-src 'self'; img-src 'self' data: {IMG_SOURCES}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    );
+    Rendered::new(StatusCode::OK, "text/html; charset=utf-8", fragment_markup(&widget, params, ctx, true), Some(csp))
+}
+
+/// The complete `/embed` page: styled, readable without JavaScript, kept live by `embed.js`.
+pub fn embed(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Rendered {
+    let widget = Widget::new(view, params, ctx.now);
+    let inline_css = params.accent.as_ref().map(|hex| format!(".np{{--np-accent:#{hex}}}"));
+    let style_hash = inline_css.as_deref().map(|css| format!(" {}", csp_hash(css))).unwrap_or_default();
+    let page_title = match widget.state {
+        "playing" | "paused" | "recent" if !widget.subtitle.is_empty() => format!("{}: {} — {}", widget.label, widget.title, widget.subtitle),
+        _ => "Now playing on Spotify".to_owned(),
+    };
+    let body = EmbedTemplate {
+        page_title,
+        color_scheme: match params.theme {
+            Theme::Auto => "light dark",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        },
+        css_href: &assets::href("widget.css"),
+        js_href: &assets::href("embed.js"),
+        inline_css,
+        bg: match params.bg {
+            Background::Theme => "theme",
+            Background::Transparent => "transparent",
+        },
+        ttl: ctx.ttl.as_secs(),
+        params,
+        demo: ctx.demo,
+        fragment: fragment_markup(&widget, params, ctx, false),
+    }
+    .render()
+    .unwrap_or_default();
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'{style_hash}; img-src 'self' data: {IMG_SOURCES}; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {}",
+        ctx.frame_ancestors
+    );
+    Rendered::new(StatusCode::OK, "text/html; charset=utf-8", body, Some(csp))
+}

@@ -1,0 +1,103 @@
+//! Representations of a [`View`]: JSON, the HTML fragment, the embed page. Each is rendered
+//! once per fetched state and kept in the state's [`Memo`], with its strong `ETag`.
+
+pub mod html;
+pub mod params;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderValue, StatusCode};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::now_playing::View;
+pub use params::WidgetParams;
+
+/// Most representations kept per state; more (many `accent` values) are rendered per request.
+const MEMO_CAPACITY: usize = 64;
+
+/// A finished response body with what its headers need.
+#[derive(Debug)]
+pub struct Rendered {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: Bytes,
+    /// Strong validator: a hash of the body.
+    pub etag: HeaderValue,
+    pub csp: Option<HeaderValue>,
+}
+
+impl Rendered {
+    pub fn new(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>, csp: Option<String>) -> Self {
+        let body = body.into();
+        Self {
+            status,
+            content_type,
+            etag: etag(&body),
+            csp: csp.and_then(|c| HeaderValue::from_str(&c).ok()),
+            body,
+        }
+    }
+}
+
+/// A strong `ETag`: the first 128 bits of the body's SHA-256.
+pub fn etag(body: &[u8]) -> HeaderValue {
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    HeaderValue::from_str(&format!("\"{hex}\"")).expect("hex is a valid header value")
+}
+
+/// `'sha256-...'` for a CSP source list.
+pub fn csp_hash(content: &str) -> String {
+    let digest = Sha256::digest(content.as_bytes());
+    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest))
+}
+
+/// Which representation of a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Surface {
+    Fragment,
+    Embed,
+}
+
+/// The representations of one state: JSON rendered up front (the hottest route), the
+/// others on first use.
+pub struct Memo {
+    json: Arc<Rendered>,
+    others: Mutex<HashMap<(Surface, WidgetParams), Arc<Rendered>>>,
+}
+
+impl Memo {
+    pub fn new(view: &View) -> Self {
+        Self { json: Arc::new(json(view)), others: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn json(&self) -> Arc<Rendered> {
+        Arc::clone(&self.json)
+    }
+
+    /// The memoised representation, rendered by `render` the first time it is asked for.
+    pub fn get_or_render(&self, surface: Surface, params: &WidgetParams, render: impl FnOnce() -> Rendered) -> Arc<Rendered> {
+        let key = (surface, params.clone());
+        if let Some(found) = self.others.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Arc::clone(found);
+        }
+        let rendered = Arc::new(render());
+        let mut others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        if others.len() < MEMO_CAPACITY {
+            others.insert(key, Arc::clone(&rendered));
+        }
+        rendered
+    }
+}
+
+/// The JSON document of SPEC section 5, or the 503 body.
+fn json(view: &View) -> Rendered {
+    let (status, body) = match view {
+        View::Ok(doc) => (StatusCode::OK, serde_json::to_vec(doc)),
+        View::Unavailable(u) => (StatusCode::SERVICE_UNAVAILABLE, serde_json::to_vec(&u.document())),
+    };
+    Rendered::new(status, "application/json", body.unwrap_or_default(), None)
+}

@@ -1,0 +1,71 @@
+//! `/static/*`: CSS, JavaScript and icons compiled into the binary, served with a content
+//! hash so they can be cached for a year.
+
+use std::sync::LazyLock;
+
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::error_response;
+
+pub struct Asset {
+    pub name: &'static str,
+    pub content_type: &'static str,
+    pub bytes: &'static [u8],
+    pub etag: HeaderValue,
+    /// Short content hash, for cache-busting URLs.
+    pub version: String,
+}
+
+macro_rules! asset {
+    ($name:literal, $type:literal) => {
+        ($name, $type, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/", $name)).as_slice())
+    };
+}
+
+static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
+    [
+        asset!("widget.css", "text/css; charset=utf-8"),
+        asset!("embed.js", "text/javascript; charset=utf-8"),
+        asset!("favicon.svg", "image/svg+xml"),
+    ]
+    .into_iter()
+    .map(|(name, content_type, bytes)| {
+        let etag = crate::render::etag(bytes);
+        let version = etag.to_str().unwrap_or_default().trim_matches('"')[..10].to_owned();
+        Asset { name, content_type, bytes, etag, version }
+    })
+    .collect()
+});
+
+pub fn find(name: &str) -> Option<&'static Asset> {
+    ASSETS.iter().find(|a| a.name == name)
+}
+
+/// The versioned URL of an asset, e.g. `/static/widget.css?v=1a2b3c4d5e`.
+pub fn href(name: &str) -> String {
+    match find(name) {
+        Some(asset) => format!("/static/{}?v={}", asset.name, asset.version),
+        None => format!("/static/{name}"),
+    }
+}
+
+pub async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
+    let Some(asset) = find(&path) else {
+        return error_response(StatusCode::NOT_FOUND, "not_found", "no such static file");
+    };
+    let cache = HeaderValue::from_static("public, max-age=31536000, immutable");
+    if headers.get(header::IF_NONE_MATCH) == Some(&asset.etag) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, asset.etag.clone()), (header::CACHE_CONTROL, cache)]).into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
+            (header::ETAG, asset.etag.clone()),
+            (header::CACHE_CONTROL, cache),
+        ],
+        asset.bytes,
+    )
+        .into_response()
+}

@@ -1,0 +1,119 @@
+//! The HTTP surface: the one place where paths are listed, with the layers every response
+//! goes through (request log, compression, `nosniff`, CORS where it applies).
+
+pub mod assets;
+pub mod health;
+pub mod json;
+pub mod widget;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::AllowedOrigins;
+use crate::render::Rendered;
+use crate::startup::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let cors = cors_layer(&state.config.cors_allow_origins);
+    let shared = Router::new()
+        .route("/now-playing", get(json::now_playing))
+        .route("/now-playing.html", get(widget::fragment))
+        .layer(cors);
+    Router::new()
+        .merge(shared)
+        .route("/embed", get(widget::embed))
+        .route("/now-playing/open", get(json::open))
+        .route("/healthz", get(health::healthz))
+        .route("/static/{*path}", get(assets::serve))
+        .fallback(not_found)
+        .layer(CompressionLayer::new())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+fn cors_layer(origins: &AllowedOrigins) -> CorsLayer {
+    let allow = match origins {
+        AllowedOrigins::Any => AllowOrigin::any(),
+        AllowedOrigins::List(list) => AllowOrigin::list(list.iter().filter_map(|o| HeaderValue::from_str(o).ok())),
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::HEAD])
+        .allow_headers([header::IF_NONE_MATCH, header::CACHE_CONTROL])
+        .expose_headers([header::ETAG, header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(86_400))
+}
+
+/// One log line per request; health checks only at debug level. The query is left out:
+/// it may carry an authorization code.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    if path == "/healthz" {
+        tracing::debug!(%method, path, status, elapsed_us, "request");
+    } else {
+        tracing::info!(%method, path, status, elapsed_us, "request");
+    }
+    response
+}
+
+async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "not_found", "no such page")
+}
+
+/// A small JSON error body: `{"error":{"code":..,"message":..}}`.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+}
+
+/// A memoised representation as a response, or `304` when the client has it already.
+pub fn cached_response(state: &State<AppState>, request_headers: &HeaderMap, rendered: &Rendered) -> Response {
+    let cache_control = state.cache_control.clone();
+    if etag_matches(request_headers, &rendered.etag) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, rendered.etag.clone()), (header::CACHE_CONTROL, cache_control)]).into_response();
+    }
+    let mut response = (
+        rendered.status,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(rendered.content_type)),
+            (header::ETAG, rendered.etag.clone()),
+            (header::CACHE_CONTROL, cache_control),
+        ],
+        rendered.body.clone(),
+    )
+        .into_response();
+    if let Some(csp) = &rendered.csp {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp.clone());
+    }
+    response
+}
+
+/// `If-None-Match` with weak comparison, as RFC 9110 asks for GET.
+fn etag_matches(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let Some(ours) = etag.to_str().ok() else { return false };
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == ours)
+}

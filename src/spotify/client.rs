@@ -1,0 +1,129 @@
+//! Calls to the Spotify Web API on behalf of the owner: what plays now, what played last.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+
+use super::error::SpotifyError;
+use super::token::{TokenManager, endpoint};
+use super::types::{CurrentlyPlaying, PlayHistory, RecentlyPlayed};
+use crate::clock::Clock;
+use crate::config::SpotifyConfig;
+
+#[derive(Clone)]
+pub struct SpotifyClient {
+    http: reqwest::Client,
+    currently_playing_url: Url,
+    recently_played_url: Url,
+    tokens: Arc<TokenManager>,
+}
+
+impl SpotifyClient {
+    pub fn new(config: &SpotifyConfig, clock: Clock) -> Self {
+        let http = super::http_client();
+        let mut currently_playing_url = endpoint(&config.api_url, "v1/me/player/currently-playing");
+        currently_playing_url
+            .query_pairs_mut()
+            .append_pair("additional_types", "track,episode");
+        let mut recently_played_url = endpoint(&config.api_url, "v1/me/player/recently-played");
+        recently_played_url.query_pairs_mut().append_pair("limit", "1");
+        Self {
+            tokens: Arc::new(TokenManager::new(http.clone(), config, clock)),
+            http,
+            currently_playing_url,
+            recently_played_url,
+        }
+    }
+
+    pub fn tokens(&self) -> &TokenManager {
+        &self.tokens
+    }
+
+    /// What plays now; `Ok(None)` when nothing does (HTTP 204 or an empty body).
+    pub async fn currently_playing(&self) -> Result<Option<CurrentlyPlaying>, SpotifyError> {
+        self.get("currently_playing", &self.currently_playing_url).await
+    }
+
+    /// The last played track, if any. Needs the `user-read-recently-played` scope
+    /// ([`SpotifyError::Forbidden`] without it).
+    pub async fn recently_played(&self) -> Result<Option<PlayHistory>, SpotifyError> {
+        let page: Option<RecentlyPlayed> = self.get("recently_played", &self.recently_played_url).await?;
+        Ok(page.and_then(|p| p.items.into_iter().next()))
+    }
+
+    /// A GET with the access token; on 401 the token is refreshed once and the call retried once.
+    async fn get<T: DeserializeOwned>(&self, name: &'static str, url: &Url) -> Result<Option<T>, SpotifyError> {
+        let token = self.tokens.access_token().await?;
+        match self.get_once(name, url, &token).await {
+            Err(SpotifyError::Status(401)) => {
+                self.tokens.invalidate(&token).await;
+                let token = self.tokens.access_token().await?;
+                self.get_once(name, url, &token).await
+            }
+            other => other,
+        }
+    }
+
+    async fn get_once<T: DeserializeOwned>(
+        &self,
+        name: &'static str,
+        url: &Url,
+        token: &SecretString,
+    ) -> Result<Option<T>, SpotifyError> {
+        let started = std::time::Instant::now();
+        let result = async {
+            let response = self
+                .http
+                .get(url.clone())
+                .bearer_auth(token.expose_secret())
+                .send()
+                .await
+                .map_err(SpotifyError::from_reqwest)?;
+            let status = response.status().as_u16();
+            let retry_after = retry_after(&response);
+            match status {
+                200 => {
+                    let body = response.bytes().await.map_err(SpotifyError::from_reqwest)?;
+                    if body.iter().all(u8::is_ascii_whitespace) {
+                        return Ok(None);
+                    }
+                    serde_json::from_slice(&body)
+                        .map(Some)
+                        .map_err(|e| SpotifyError::Malformed(e.to_string()))
+                }
+                204 => Ok(None),
+                403 => Err(SpotifyError::Forbidden),
+                429 => Err(SpotifyError::RateLimited { retry_after }),
+                other => Err(SpotifyError::Status(other)),
+            }
+        }
+        .await;
+        log_call(name, &result, started.elapsed());
+        result
+    }
+}
+
+/// The `Retry-After` header in seconds, when present and readable.
+pub(crate) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// One log line per Spotify call, with its outcome and duration.
+pub(crate) fn log_call<T>(endpoint: &'static str, result: &Result<T, SpotifyError>, elapsed: Duration) {
+    let elapsed_ms = elapsed.as_millis() as u64;
+    match result {
+        Ok(_) => tracing::info!(endpoint, outcome = "ok", elapsed_ms, "spotify call"),
+        Err(e) => tracing::warn!(endpoint, outcome = e.outcome(), elapsed_ms, error = %e, "spotify call failed"),
+    }
+}

@@ -1,0 +1,90 @@
+//! What a Spotify call can end with, other than an answer.
+
+use std::time::Duration;
+
+/// A Spotify failure. Messages name no secret: tokens travel in headers and form bodies,
+/// never in URLs, and bodies are never quoted.
+#[derive(Debug, thiserror::Error)]
+pub enum SpotifyError {
+    /// The token endpoint rejected the app or the refresh token; retrying will not help.
+    #[error("Spotify rejected the credentials: {0}")]
+    Auth(AuthFailure),
+    /// HTTP 429; no call before the delay has passed.
+    #[error("Spotify is rate limiting this app (retry after {retry_after:?})")]
+    RateLimited { retry_after: Option<Duration> },
+    /// HTTP 403 from the API: the token lacks a scope, or the user is not allowed.
+    #[error("Spotify refused access (HTTP 403)")]
+    Forbidden,
+    /// Any other unexpected status, 5xx included.
+    #[error("Spotify answered HTTP {0}")]
+    Status(u16),
+    #[error("Spotify did not answer in time")]
+    Timeout,
+    #[error("could not reach Spotify: {0}")]
+    Transport(String),
+    #[error("Spotify sent a body that could not be read: {0}")]
+    Malformed(String),
+}
+
+/// Why the token endpoint refused: Spotify's `error` code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// The refresh token (or code) is expired, revoked or unknown.
+    InvalidGrant,
+    /// The client id or secret is wrong.
+    InvalidClient,
+}
+
+impl AuthFailure {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InvalidGrant => "invalid_grant",
+            Self::InvalidClient => "invalid_client",
+        }
+    }
+
+    /// One sentence on what the owner should do.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Self::InvalidGrant => {
+                "the refresh token is expired or revoked (Spotify refresh tokens last 6 months): run `now-playing auth --write-env .env`, or open /auth/login on this server, to authorize again"
+            }
+            Self::InvalidClient => {
+                "the client id or secret is wrong: copy both again from the app's settings at https://developer.spotify.com/dashboard"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for AuthFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code(), self.advice())
+    }
+}
+
+impl SpotifyError {
+    pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            Self::Timeout
+        } else if e.is_decode() {
+            Self::Malformed(e.to_string())
+        } else {
+            // Without the URL: it only repeats a base URL from the settings.
+            Self::Transport(e.without_url().to_string())
+        }
+    }
+
+    /// A short outcome label for logs and metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Auth(AuthFailure::InvalidGrant) => "invalid_grant",
+            Self::Auth(AuthFailure::InvalidClient) => "invalid_client",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Forbidden => "forbidden",
+            Self::Status(_) => "status",
+            Self::Timeout => "timeout",
+            Self::Transport(_) => "transport",
+            Self::Malformed(_) => "malformed",
+        }
+    }
+}

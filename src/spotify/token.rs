@@ -1,0 +1,215 @@
+//! The access-token cache: one refresh token in, a valid access token out. Tokens are
+//! reused until 60 s before they expire, concurrent callers share one refresh, and dead
+//! credentials are retried at most once a minute.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::error::{AuthFailure, SpotifyError};
+use super::types::{AccountsError, TokenResponse};
+use crate::clock::Clock;
+use crate::config::SpotifyConfig;
+
+/// An access token is refreshed this long before Spotify says it expires.
+pub const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+/// Dead credentials are tried again at most this often, in case the owner fixed them.
+pub const DEAD_RETRY: Duration = Duration::from_secs(60);
+
+pub struct TokenManager {
+    http: reqwest::Client,
+    token_url: Url,
+    client_id: String,
+    client_secret: SecretString,
+    clock: Clock,
+    state: Mutex<TokenState>,
+}
+
+struct TokenState {
+    refresh_token: SecretString,
+    obtained_at: Option<DateTime<Utc>>,
+    access: Option<Access>,
+    dead: Option<Dead>,
+    rate_limited_until: Option<Instant>,
+    /// What the last refresh attempt found, for `/readyz`.
+    last_outcome: Option<TokenOutcome>,
+}
+
+struct Access {
+    token: SecretString,
+    refresh_at: Instant,
+    scope: Option<String>,
+}
+
+struct Dead {
+    failure: AuthFailure,
+    retry_at: Instant,
+}
+
+/// The result of the most recent refresh attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenOutcome {
+    Ok,
+    Rejected(AuthFailure),
+    /// Spotify failed, timed out or rate limited: the credentials may still be fine.
+    Upstream,
+}
+
+impl TokenManager {
+    pub fn new(http: reqwest::Client, config: &SpotifyConfig, clock: Clock) -> Self {
+        Self {
+            http,
+            token_url: endpoint(&config.accounts_url, "api/token"),
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+            clock,
+            state: Mutex::new(TokenState {
+                refresh_token: config.refresh_token.clone(),
+                obtained_at: config.refresh_token_obtained_at,
+                access: None,
+                dead: None,
+                rate_limited_until: None,
+                last_outcome: None,
+            }),
+        }
+    }
+
+    /// A valid access token: the cached one, or a fresh one from the token endpoint. Callers
+    /// that arrive during a refresh wait for it instead of starting their own.
+    pub async fn access_token(&self) -> Result<SecretString, SpotifyError> {
+        let mut state = self.state.lock().await;
+        let now = self.clock.now();
+        if let Some(access) = state.access.as_ref().filter(|a| now < a.refresh_at) {
+            return Ok(access.token.clone());
+        }
+        if let Some(dead) = state.dead.as_ref().filter(|d| now < d.retry_at) {
+            return Err(SpotifyError::Auth(dead.failure));
+        }
+        if let Some(until) = state.rate_limited_until.filter(|until| now < *until) {
+            return Err(SpotifyError::RateLimited { retry_after: Some(until - now) });
+        }
+
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", state.refresh_token.expose_secret()),
+        ];
+        let result = token_request(&self.http, &self.token_url, &self.client_id, &self.client_secret, &form).await;
+        let now = self.clock.now();
+        match result {
+            Ok(response) => {
+                if state.dead.take().is_some() {
+                    tracing::info!("Spotify accepts the credentials again");
+                }
+                let lifetime = Duration::from_secs(response.expires_in.unwrap_or(3600));
+                let token = response.access_token.clone();
+                state.access = Some(Access {
+                    token: response.access_token,
+                    refresh_at: now + lifetime.saturating_sub(EXPIRY_MARGIN),
+                    scope: response.scope,
+                });
+                if let Some(rotated) = response.refresh_token {
+                    tracing::info!("Spotify issued a new refresh token; using it from now on");
+                    state.refresh_token = rotated;
+                }
+                state.last_outcome = Some(TokenOutcome::Ok);
+                Ok(token)
+            }
+            Err(SpotifyError::Auth(failure)) => {
+                if state.dead.is_none() {
+                    tracing::error!(
+                        reason = failure.code(),
+                        "Spotify rejected the credentials; not asking again more than once a minute. Fix: {}",
+                        failure.advice()
+                    );
+                }
+                state.access = None;
+                state.dead = Some(Dead { failure, retry_at: now + DEAD_RETRY });
+                state.last_outcome = Some(TokenOutcome::Rejected(failure));
+                Err(SpotifyError::Auth(failure))
+            }
+            Err(e) => {
+                if let SpotifyError::RateLimited { retry_after } = &e {
+                    state.rate_limited_until = Some(now + retry_after.unwrap_or(DEAD_RETRY));
+                }
+                state.last_outcome = Some(TokenOutcome::Upstream);
+                Err(e)
+            }
+        }
+    }
+
+    /// Forgets `used` after the API answered 401 to it, so the next call refreshes.
+    pub async fn invalidate(&self, used: &SecretString) {
+        let mut state = self.state.lock().await;
+        if state
+            .access
+            .as_ref()
+            .is_some_and(|a| a.token.expose_secret() == used.expose_secret())
+        {
+            state.access = None;
+        }
+    }
+
+    pub async fn last_outcome(&self) -> Option<TokenOutcome> {
+        self.state.lock().await.last_outcome
+    }
+
+    /// The scopes of the current access token, as the token endpoint listed them.
+    pub async fn scope(&self) -> Option<String> {
+        self.state.lock().await.access.as_ref().and_then(|a| a.scope.clone())
+    }
+
+    pub async fn obtained_at(&self) -> Option<DateTime<Utc>> {
+        self.state.lock().await.obtained_at
+    }
+}
+
+/// `base` joined with `path`, keeping any path prefix of `base`.
+pub fn endpoint(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    let joined = format!("{}/{}", base.path().trim_end_matches('/'), path);
+    url.set_path(&joined);
+    url
+}
+
+/// One POST to the token endpoint with HTTP Basic client authentication and a form body.
+pub async fn token_request(
+    http: &reqwest::Client,
+    token_url: &Url,
+    client_id: &str,
+    client_secret: &SecretString,
+    form: &[(&str, &str)],
+) -> Result<TokenResponse, SpotifyError> {
+    let started = std::time::Instant::now();
+    let result = async {
+        let response = http
+            .post(token_url.clone())
+            .basic_auth(client_id, Some(client_secret.expose_secret()))
+            .form(form)
+            .send()
+            .await
+            .map_err(SpotifyError::from_reqwest)?;
+        let status = response.status();
+        let retry_after = super::client::retry_after(&response);
+        let body = response.bytes().await.map_err(SpotifyError::from_reqwest)?;
+        if status.is_success() {
+            return serde_json::from_slice::<TokenResponse>(&body)
+                .map_err(|e| SpotifyError::Malformed(e.to_string()));
+        }
+        if status.as_u16() == 429 {
+            return Err(SpotifyError::RateLimited { retry_after });
+        }
+        let code = serde_json::from_slice::<AccountsError>(&body).ok().map(|e| e.error);
+        Err(match code.as_deref() {
+            Some("invalid_grant") => SpotifyError::Auth(AuthFailure::InvalidGrant),
+            Some("invalid_client") => SpotifyError::Auth(AuthFailure::InvalidClient),
+            _ => SpotifyError::Status(status.as_u16()),
+        })
+    }
+    .await;
+    super::client::log_call("token", &result, started.elapsed());
+    result
+}

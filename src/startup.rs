@@ -1,0 +1,141 @@
+//! Building and running the application: bind (port 0 works), serve until told to stop,
+//! then stop accepting, finish in-flight requests and return within a few seconds.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::now_playing::NowPlayingService;
+
+/// How long in-flight requests get to finish once shutdown starts.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+
+/// Cheap handles shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub service: NowPlayingService,
+    /// `Cache-Control` of the widget routes.
+    pub cache_control: HeaderValue,
+    /// Cancelled when the server starts shutting down.
+    pub shutdown: CancellationToken,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {address} (set HOST and PORT): {source}")]
+    Bind { address: SocketAddr, source: std::io::Error },
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, Clock::system()).await
+    }
+
+    /// As [`Application::build`], with a clock the caller controls (tests).
+    pub async fn build_with_clock(config: Config, clock: Clock) -> Result<Self, StartupError> {
+        let address = SocketAddr::new(config.host, config.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartupError::Bind { address, source })?;
+        let ttl = config.cache_ttl.as_secs();
+        let state = AppState {
+            service: NowPlayingService::new(&config, clock),
+            cache_control: HeaderValue::from_str(&format!("public, max-age={ttl}, stale-while-revalidate={ttl}"))
+                .expect("digits are a valid header value"),
+            config: Arc::new(config),
+            shutdown: CancellationToken::new(),
+        };
+        Ok(Self { listener, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `signal` completes, then shuts down gracefully.
+    pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let Self { listener, state } = self;
+        let shutdown = state.shutdown.clone();
+        tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                signal.await;
+                tracing::info!("shutting down: finishing in-flight requests");
+                shutdown.cancel();
+            }
+        });
+        tokio::spawn({
+            let service = state.service.clone();
+            async move { service.warm_up().await }
+        });
+        tracing::info!(
+            address = %listener.local_addr()?,
+            demo = state.config.is_demo(),
+            "now-playing {} listening",
+            env!("CARGO_PKG_VERSION")
+        );
+        let app = crate::routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future();
+        tokio::select! {
+            result = server => result,
+            () = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+                tracing::warn!("requests still open after {SHUTDOWN_GRACE:?}; stopping anyway");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// `GET url`, succeeding on HTTP 200 within 3 s.
+pub async fn healthcheck(url: &str) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client.get(url).send().await.map_err(|e| e.without_url().to_string())?;
+    match response.status().as_u16() {
+        200 => Ok(()),
+        other => Err(format!("{url} answered HTTP {other}")),
+    }
+}
