@@ -6,12 +6,18 @@ use clap::{Parser, Subcommand};
 use crate::config::Settings;
 
 #[derive(Debug, Parser)]
-#[command(name = "now-playing", version, about = "What you are listening to on Spotify, for your blog's footer")]
+#[command(
+    name = "now-playing",
+    version,
+    about = "What you are listening to on Spotify, for your blog's footer"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
+// Parsed once at start-up; the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (the default command)

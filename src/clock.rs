@@ -94,6 +94,10 @@ impl Manual {
 
 impl std::fmt::Debug for Clock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.is_manual() { "Clock::Manual" } else { "Clock::System" })
+        f.write_str(if self.is_manual() {
+            "Clock::Manual"
+        } else {
+            "Clock::System"
+        })
     }
 }

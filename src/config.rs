@@ -31,6 +31,8 @@ pub struct Config {
 }
 
 /// Where the now-playing state comes from.
+// Built once at start-up; the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Source {
     /// Built-in sample data; no Spotify credentials, no network.
@@ -192,7 +194,8 @@ impl Problems {
         match raw.map(str::trim).filter(|s| !s.is_empty()) {
             None => default,
             Some(value) => parse(value).unwrap_or_else(|| {
-                self.0.push(format!("{var}={value:?} is not valid: expected {expected}"));
+                self.0
+                    .push(format!("{var}={value:?} is not valid: expected {expected}"));
                 default
             }),
         }
@@ -260,10 +263,7 @@ fn parse_origins(value: &str) -> Option<AllowedOrigins> {
 
 /// CSP source expressions: `*`, `'self'`, `'none'`, schemes and hosts (with `*.` and ports).
 fn parse_frame_ancestors(value: &str) -> Option<String> {
-    let sources: Vec<&str> = value
-        .split([',', ' '])
-        .filter(|s| !s.is_empty())
-        .collect();
+    let sources: Vec<&str> = value.split([',', ' ']).filter(|s| !s.is_empty()).collect();
     let valid = |s: &&str| {
         matches!(*s, "*" | "'self'" | "'none'")
             || s.chars()
@@ -277,12 +277,48 @@ impl Settings {
     pub fn resolve(&self, demo: bool) -> Result<Config, ConfigError> {
         let mut p = Problems::default();
         let d = Config::default();
-        let host = p.parse("HOST", self.host.as_deref(), d.host, "an IP address such as 127.0.0.1 or 0.0.0.0", |v| v.parse().ok());
-        let port = p.parse("PORT", self.port.as_deref(), d.port, "a port number from 0 to 65535", |v| v.parse().ok());
-        let cache_ttl = p.parse("CACHE_TTL", self.cache_ttl.as_deref(), d.cache_ttl, "a whole number of seconds from 1 to 3600", parse_seconds(1, 3600));
-        let stale_max = p.parse("STALE_MAX", self.stale_max.as_deref(), d.stale_max, "a whole number of seconds from 0 to 86400", parse_seconds(0, 86_400));
-        let show_recent = p.parse("SHOW_RECENT", self.show_recent.as_deref(), d.show_recent, "true or false", parse_bool);
-        let metrics = p.parse("METRICS", self.metrics.as_deref(), d.metrics, "true or false", parse_bool);
+        let host = p.parse(
+            "HOST",
+            self.host.as_deref(),
+            d.host,
+            "an IP address such as 127.0.0.1 or 0.0.0.0",
+            |v| v.parse().ok(),
+        );
+        let port = p.parse(
+            "PORT",
+            self.port.as_deref(),
+            d.port,
+            "a port number from 0 to 65535",
+            |v| v.parse().ok(),
+        );
+        let cache_ttl = p.parse(
+            "CACHE_TTL",
+            self.cache_ttl.as_deref(),
+            d.cache_ttl,
+            "a whole number of seconds from 1 to 3600",
+            parse_seconds(1, 3600),
+        );
+        let stale_max = p.parse(
+            "STALE_MAX",
+            self.stale_max.as_deref(),
+            d.stale_max,
+            "a whole number of seconds from 0 to 86400",
+            parse_seconds(0, 86_400),
+        );
+        let show_recent = p.parse(
+            "SHOW_RECENT",
+            self.show_recent.as_deref(),
+            d.show_recent,
+            "true or false",
+            parse_bool,
+        );
+        let metrics = p.parse(
+            "METRICS",
+            self.metrics.as_deref(),
+            d.metrics,
+            "true or false",
+            parse_bool,
+        );
         let cors_allow_origins = p.parse(
             "CORS_ALLOW_ORIGINS",
             self.cors_allow_origins.as_deref(),
@@ -304,11 +340,17 @@ impl Settings {
             "a whole number from 1 to 1000000",
             |v| v.parse().ok().filter(|n| (1..=1_000_000).contains(n)),
         );
-        let log_format = p.parse("LOG_FORMAT", self.log_format.as_deref(), d.log_format, "pretty or json", |v| match v {
-            "pretty" => Some(LogFormat::Pretty),
-            "json" => Some(LogFormat::Json),
-            _ => None,
-        });
+        let log_format = p.parse(
+            "LOG_FORMAT",
+            self.log_format.as_deref(),
+            d.log_format,
+            "pretty or json",
+            |v| match v {
+                "pretty" => Some(LogFormat::Pretty),
+                "json" => Some(LogFormat::Json),
+                _ => None,
+            },
+        );
         let accounts_url = p.parse(
             "SPOTIFY_ACCOUNTS_URL",
             self.accounts_url.as_deref(),
@@ -328,13 +370,21 @@ impl Settings {
             self.refresh_token_obtained_at.as_deref(),
             None,
             "an RFC 3339 time such as 2026-11-29T03:00:00Z",
-            |v| DateTime::parse_from_rfc3339(v).ok().map(|t| Some(t.with_timezone(&Utc))),
+            |v| {
+                DateTime::parse_from_rfc3339(v)
+                    .ok()
+                    .map(|t| Some(t.with_timezone(&Utc)))
+            },
         );
 
         let source = if demo {
             Source::Demo
         } else {
-            let client_id = p.required("SPOTIFY_CLIENT_ID", self.client_id.as_deref(), "your Spotify app's client id (developer.spotify.com/dashboard)");
+            let client_id = p.required(
+                "SPOTIFY_CLIENT_ID",
+                self.client_id.as_deref(),
+                "your Spotify app's client id (developer.spotify.com/dashboard)",
+            );
             let client_secret = p.required(
                 "SPOTIFY_CLIENT_SECRET",
                 self.client_secret.as_ref().map(|s| s.0.as_str()),

@@ -36,7 +36,10 @@ pub struct Application {
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot listen on {address} (set HOST and PORT): {source}")]
-    Bind { address: SocketAddr, source: std::io::Error },
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 impl Application {
@@ -53,8 +56,10 @@ impl Application {
         let ttl = config.cache_ttl.as_secs();
         let state = AppState {
             service: NowPlayingService::new(&config, clock),
-            cache_control: HeaderValue::from_str(&format!("public, max-age={ttl}, stale-while-revalidate={ttl}"))
-                .expect("digits are a valid header value"),
+            cache_control: HeaderValue::from_str(&format!(
+                "public, max-age={ttl}, stale-while-revalidate={ttl}"
+            ))
+            .expect("digits are a valid header value"),
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
         };
@@ -62,7 +67,10 @@ impl Application {
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
     }
 
     pub fn state(&self) -> &AppState {
@@ -70,7 +78,10 @@ impl Application {
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.
-    pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let Self { listener, state } = self;
         let shutdown = state.shutdown.clone();
         tokio::spawn({
@@ -133,7 +144,11 @@ pub async fn healthcheck(url: &str) -> Result<(), String> {
         .timeout(Duration::from_secs(3))
         .build()
         .map_err(|e| e.to_string())?;
-    let response = client.get(url).send().await.map_err(|e| e.without_url().to_string())?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
     match response.status().as_u16() {
         200 => Ok(()),
         other => Err(format!("{url} answered HTTP {other}")),

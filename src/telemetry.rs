@@ -8,7 +8,11 @@ use tracing_subscriber::fmt::MakeWriter;
 use crate::config::LogFormat;
 
 /// A subscriber with the given format, filter and writer. Tests pass their own writer.
-pub fn subscriber<W>(format: LogFormat, filter: EnvFilter, writer: W) -> Box<dyn Subscriber + Send + Sync>
+pub fn subscriber<W>(
+    format: LogFormat,
+    filter: EnvFilter,
+    writer: W,
+) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -29,5 +33,6 @@ pub fn env_filter() -> EnvFilter {
 
 /// Installs the process-wide subscriber; later calls are ignored.
 pub fn init(format: LogFormat) {
-    let _ = tracing::subscriber::set_global_default(subscriber(format, env_filter(), std::io::stderr));
+    let _ =
+        tracing::subscriber::set_global_default(subscriber(format, env_filter(), std::io::stderr));
 }

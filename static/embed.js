@@ -1,0 +1,191 @@
+// now-playing embed: keeps the server-rendered widget current without reloading the page.
+// It polls /now-playing every CACHE_TTL seconds, rebuilds the widget from the JSON with
+// textContent only (never innerHTML), and ticks the progress bar locally in between.
+(function () {
+  "use strict";
+  var body = document.body;
+  var ttlMs = Math.max(1, Number(body.dataset.ttl) || 10) * 1000;
+  var opts = {
+    art: body.dataset.art !== "false",
+    progress: body.dataset.progress !== "false",
+    recent: body.dataset.recent !== "false",
+    demo: body.dataset.demo === "true"
+  };
+  // Server time minus local time, from the Date header, so a wrong local clock does not
+  // break progress extrapolation.
+  var skewMs = 0;
+  var lastKey = null;
+  var timer = null;
+
+  function root() { return document.querySelector("[data-np]"); }
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function safeUrl(url, prefixes) {
+    if (typeof url !== "string") return null;
+    for (var i = 0; i < prefixes.length; i++) {
+      if (url.indexOf(prefixes[i]) === 0) return url;
+    }
+    return null;
+  }
+
+  function ago(iso) {
+    var secs = Math.max(0, (Date.now() + skewMs - Date.parse(iso)) / 1000);
+    if (secs < 60) return "just now";
+    if (secs < 3600) return Math.floor(secs / 60) + " min ago";
+    if (secs < 86400) return Math.floor(secs / 3600) + " h ago";
+    return Math.floor(secs / 86400) + " d ago";
+  }
+
+  function hue(text) {
+    var h = 7;
+    var bytes = unescape(encodeURIComponent(text));
+    for (var i = 0; i < bytes.length; i++) h = (Math.imul(h, 31) + bytes.charCodeAt(i)) >>> 0;
+    return h % 12;
+  }
+
+  // The display model, as the server's render::html::Widget computes it.
+  function widget(doc) {
+    var w = { state: "idle", label: "Not playing", title: "Nothing playing right now", subtitle: "Spotify",
+              url: null, image: null, progress: null, stale: !!doc.stale, episode: false };
+    var item = doc.item;
+    if (doc.state === "unavailable") {
+      w.state = "unavailable"; w.label = "Spotify"; w.title = "Now playing is unavailable";
+      w.subtitle = "Spotify can't be reached right now";
+      return w;
+    }
+    if ((doc.state === "playing" || doc.state === "paused") && !item) {
+      w.state = doc.is_playing ? "playing" : "paused";
+      w.label = doc.is_playing ? "Now playing" : "Paused";
+      w.title = doc.playing_type === "ad" ? "Advertisement" : "Something on Spotify";
+      w.subtitle = doc.playing_type === "ad" ? "Back to the music soon" : "Not shown by Spotify";
+      return w;
+    }
+    if (!item || (doc.state === "recent" && !opts.recent) || doc.state === "idle") return w;
+    w.title = item.title || "Untitled";
+    w.subtitle = (item.artists || []).join(", ");
+    w.url = safeUrl(item.url, ["https://open.spotify.com/"]);
+    w.image = safeUrl(item.image_url, ["https://i.scdn.co/", "https://mosaic.scdn.co/", "https://image-cdn-ak.spotifycdn.com/", "https://image-cdn-fa.spotifycdn.com/"]);
+    w.episode = item.kind === "episode";
+    if (doc.state === "recent") {
+      w.state = "recent";
+      w.label = doc.played_at ? "Last played · " + ago(doc.played_at) : "Last played";
+      return w;
+    }
+    w.state = doc.is_playing ? "playing" : "paused";
+    w.label = doc.is_playing ? "Now playing" : "Paused";
+    if (item.is_local) w.label += " · local file";
+    else if (w.episode) w.label += " · podcast";
+    if (opts.progress && item.duration_ms > 0 && typeof doc.progress_ms === "number") {
+      w.progress = { value: Math.min(doc.progress_ms, item.duration_ms), max: item.duration_ms,
+                     playing: !!doc.is_playing, timestamp: doc.timestamp || doc.fetched_at };
+    }
+    return w;
+  }
+
+  function build(w, old) {
+    var keep = ["np-layout-", "np-theme-", "np-bg-"];
+    var classes = ["np"];
+    old.className.split(/\s+/).forEach(function (c) {
+      keep.forEach(function (p) { if (c.indexOf(p) === 0) classes.push(c); });
+    });
+    classes.push("np-state-" + w.state);
+    if (w.stale) classes.push("np-stale");
+    var node = el("div", classes.join(" "));
+    node.setAttribute("data-np", "");
+    if (opts.art) {
+      var art = el(w.url ? "a" : "span", "np-art");
+      if (w.url) { art.href = w.url; art.target = "_blank"; art.rel = "noopener noreferrer"; art.tabIndex = -1; }
+      art.setAttribute("aria-hidden", "true");
+      if (w.image) {
+        var img = el("img");
+        img.src = w.image; img.alt = ""; img.width = 300; img.height = 300;
+        img.referrerPolicy = "no-referrer";
+        art.appendChild(img);
+      } else {
+        art.appendChild(el("span", "np-art-ph np-hue-" + hue(w.title), w.episode ? "\uD83C\uDF99" : "\u266A"));
+      }
+      node.appendChild(art);
+    }
+    var main = el("div", "np-body");
+    var status = el("div", "np-status");
+    var eq = el("span", "np-eq");
+    eq.setAttribute("aria-hidden", "true");
+    eq.appendChild(el("i")); eq.appendChild(el("i")); eq.appendChild(el("i"));
+    status.appendChild(eq);
+    status.appendChild(el("span", "np-label", w.label));
+    if (opts.demo) status.appendChild(el("span", "np-demo", "demo"));
+    main.appendChild(status);
+    var title = el(w.url ? "a" : "span", "np-title", w.title);
+    title.title = w.title;
+    if (w.url) { title.href = w.url; title.target = "_blank"; title.rel = "noopener noreferrer"; }
+    main.appendChild(title);
+    var artists = el("div", "np-artists", w.subtitle);
+    artists.title = w.subtitle;
+    main.appendChild(artists);
+    if (w.progress) {
+      var bar = el("progress", "np-progress");
+      bar.max = w.progress.max; bar.value = w.progress.value;
+      bar.dataset.playing = String(w.progress.playing);
+      bar.dataset.timestamp = w.progress.timestamp;
+      bar.setAttribute("aria-label", "Progress");
+      main.appendChild(bar);
+    }
+    node.appendChild(main);
+    return node;
+  }
+
+  // Moves the progress bar on from its measured value; the server sends the value and when
+  // it was measured.
+  function tick() {
+    var current = root();
+    var bar = current && current.querySelector(".np-progress");
+    if (!bar || bar.dataset.playing !== "true") return;
+    if (bar.dataset.base === undefined) bar.dataset.base = bar.value;
+    var measured = Date.parse(bar.dataset.timestamp);
+    if (isNaN(measured)) return;
+    var value = Number(bar.dataset.base) + (Date.now() + skewMs - measured);
+    bar.value = Math.max(0, Math.min(value, bar.max));
+  }
+
+  function show(doc) {
+    var current = root();
+    if (!current || !doc || typeof doc.state !== "string") return;
+    var key = JSON.stringify([doc.state, doc.is_playing, doc.item, doc.progress_ms, doc.timestamp, doc.stale, doc.played_at]);
+    if (key === lastKey) return;
+    lastKey = key;
+    current.replaceWith(build(widget(doc), current));
+    if (doc.item && doc.item.title) document.title = widget(doc).label + ": " + doc.item.title;
+    tick();
+  }
+
+  function readSkew(response) {
+    var date = Date.parse(response.headers.get("Date") || "");
+    if (!isNaN(date)) skewMs = date - Date.now();
+  }
+
+  function poll() {
+    timer = null;
+    fetch("/now-playing", { headers: { Accept: "application/json" }, cache: "no-cache" })
+      .then(function (response) { readSkew(response); return response.json(); })
+      .then(show)
+      .catch(function () { /* keep showing what we have; try again next round */ })
+      .then(schedule);
+  }
+
+  function schedule() {
+    if (timer === null && !document.hidden) timer = setTimeout(poll, ttlMs);
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) { clearTimeout(timer); timer = null; } else { poll(); }
+  });
+  setInterval(tick, 1000);
+  tick();
+  schedule();
+})();

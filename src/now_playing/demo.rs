@@ -15,7 +15,8 @@ pub const SCENE: Duration = Duration::from_secs(15);
 pub fn at(now: DateTime<Utc>) -> NowPlaying {
     let seconds = now.timestamp().max(0) as u64;
     let scene = (seconds / SCENE.as_secs()) % 6;
-    let into_scene_ms = (seconds % SCENE.as_secs()) * 1000 + u64::from(now.timestamp_subsec_millis());
+    let into_scene_ms =
+        (seconds % SCENE.as_secs()) * 1000 + u64::from(now.timestamp_subsec_millis());
     let playing = |item: Item, start_ms: u64, kind: PlayingType| NowPlaying {
         state: State::Playing,
         is_playing: true,

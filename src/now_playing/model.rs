@@ -143,12 +143,17 @@ impl NowPlaying {
             _ => PlayingType::Unknown,
         });
         let item = answer.item.and_then(Item::from_spotify);
-        let something_loaded = item.is_some() || matches!(playing_type, Some(PlayingType::Ad | PlayingType::Unknown));
+        let something_loaded =
+            item.is_some() || matches!(playing_type, Some(PlayingType::Ad | PlayingType::Unknown));
         if !something_loaded {
             return None;
         }
         Some(Self {
-            state: if answer.is_playing { State::Playing } else { State::Paused },
+            state: if answer.is_playing {
+                State::Playing
+            } else {
+                State::Paused
+            },
             is_playing: answer.is_playing,
             playing_type: playing_type.or(item.as_ref().map(|i| match i.kind {
                 ItemKind::Track => PlayingType::Track,
@@ -170,7 +175,11 @@ impl NowPlaying {
             (true, Some(ts)) => (now - ts).num_milliseconds().max(0) as u64,
             _ => 0,
         };
-        let duration = self.item.as_ref().and_then(|i| i.duration_ms).unwrap_or(u64::MAX);
+        let duration = self
+            .item
+            .as_ref()
+            .and_then(|i| i.duration_ms)
+            .unwrap_or(u64::MAX);
         Some((progress + elapsed).min(duration))
     }
 }
@@ -178,17 +187,30 @@ impl NowPlaying {
 impl Item {
     /// A track or episode from Spotify; `None` for a shape that is neither.
     pub fn from_spotify(item: types::Item) -> Option<Self> {
-        let url = item.external_urls.get("spotify").cloned().flatten().filter(|u| is_spotify_page(u));
+        let url = item
+            .external_urls
+            .get("spotify")
+            .cloned()
+            .flatten()
+            .filter(|u| is_spotify_page(u));
         match item.kind.as_deref() {
             Some("episode") => {
                 let show = item.show.unwrap_or_default();
                 let show_name = show.name.as_deref().map(clean).filter(|s| !s.is_empty());
-                let publisher = show.publisher.as_deref().map(clean).filter(|s| !s.is_empty());
+                let publisher = show
+                    .publisher
+                    .as_deref()
+                    .map(clean)
+                    .filter(|s| !s.is_empty());
                 let mut artists: Vec<String> = show_name.iter().cloned().collect();
                 if let Some(p) = publisher.filter(|p| Some(p) != show_name.as_ref()) {
                     artists.push(p);
                 }
-                let images = if item.images.is_empty() { &show.images } else { &item.images };
+                let images = if item.images.is_empty() {
+                    &show.images
+                } else {
+                    &item.images
+                };
                 Some(Self {
                     kind: ItemKind::Episode,
                     title: clean(item.name.as_deref().unwrap_or("")),
@@ -214,7 +236,11 @@ impl Item {
                         .collect(),
                     album: album.name.as_deref().map(clean).filter(|s| !s.is_empty()),
                     url: if item.is_local { None } else { url },
-                    image_url: if item.is_local { None } else { best_image(&album.images) },
+                    image_url: if item.is_local {
+                        None
+                    } else {
+                        best_image(&album.images)
+                    },
                     duration_ms: item.duration_ms,
                     explicit: item.explicit,
                     is_local: item.is_local,
@@ -242,8 +268,13 @@ fn clean(text: &str) -> String {
 
 fn https_host(url: &str) -> Option<String> {
     let url = Url::parse(url).ok()?;
-    let plain = url.scheme() == "https" && url.username().is_empty() && url.password().is_none() && url.port().is_none();
-    plain.then(|| url.host_str().map(str::to_ascii_lowercase)).flatten()
+    let plain = url.scheme() == "https"
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.port().is_none();
+    plain
+        .then(|| url.host_str().map(str::to_ascii_lowercase))
+        .flatten()
 }
 
 fn on_domain(host: &str, domain: &str) -> bool {
@@ -301,7 +332,10 @@ impl Unavailable {
             state: "unavailable",
             is_playing: false,
             item: None,
-            error: ErrorBody { code: self.code, message: &self.message },
+            error: ErrorBody {
+                code: self.code,
+                message: &self.message,
+            },
         }
     }
 }

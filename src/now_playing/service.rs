@@ -31,7 +31,11 @@ pub struct Snapshot {
 
 impl Snapshot {
     fn new(view: View, refresh_after: Instant) -> Self {
-        Self { renders: Memo::new(&view), view, refresh_after }
+        Self {
+            renders: Memo::new(&view),
+            view,
+            refresh_after,
+        }
     }
 }
 
@@ -70,7 +74,9 @@ impl NowPlayingService {
     pub fn new(config: &Config, clock: Clock) -> Self {
         let upstream = match &config.source {
             Source::Demo => Upstream::Demo,
-            Source::Spotify(spotify) => Upstream::Spotify(SpotifyClient::new(spotify, clock.clone())),
+            Source::Spotify(spotify) => {
+                Upstream::Spotify(SpotifyClient::new(spotify, clock.clone()))
+            }
         };
         // Expired from the start, so the first viewer triggers the first fetch.
         let empty = Snapshot::new(View::Ok(NowPlaying::idle(clock.utc())), clock.now());
@@ -128,7 +134,9 @@ impl NowPlayingService {
     /// Gets an access token now, outside any viewer's request, and logs the outcome.
     pub async fn warm_up(&self) {
         match &self.0.upstream {
-            Upstream::Demo => tracing::info!("demo mode: serving built-in sample data, Spotify is never called"),
+            Upstream::Demo => {
+                tracing::info!("demo mode: serving built-in sample data, Spotify is never called")
+            }
             Upstream::Spotify(client) => {
                 if client.tokens().access_token().await.is_ok() {
                     tracing::info!("Spotify credentials work");
@@ -154,7 +162,10 @@ impl Inner {
         let client = match &self.upstream {
             Upstream::Demo => {
                 tracing::debug!("demo mode: next sample state");
-                return Snapshot::new(View::Ok(demo::at(self.clock.utc())), self.clock.now() + self.ttl);
+                return Snapshot::new(
+                    View::Ok(demo::at(self.clock.utc())),
+                    self.clock.now() + self.ttl,
+                );
             }
             Upstream::Spotify(client) => client,
         };
@@ -174,7 +185,12 @@ impl Inner {
     }
 
     /// The last played track, or idle; `recently-played` is asked at most once a minute.
-    async fn nothing_playing(&self, client: &SpotifyClient, memory: &mut Memory, fetched_at: DateTime<Utc>) -> NowPlaying {
+    async fn nothing_playing(
+        &self,
+        client: &SpotifyClient,
+        memory: &mut Memory,
+        fetched_at: DateTime<Utc>,
+    ) -> NowPlaying {
         if !self.show_recent {
             return NowPlaying::idle(fetched_at);
         }
@@ -184,7 +200,9 @@ impl Inner {
             .is_none_or(|r| self.clock.now() >= r.asked_at + RECENT_TTL.max(self.ttl));
         if due {
             let item = match client.recently_played().await {
-                Ok(history) => history.and_then(|h| Some((Item::from_spotify(h.track?)?, h.played_at))),
+                Ok(history) => {
+                    history.and_then(|h| Some((Item::from_spotify(h.track?)?, h.played_at)))
+                }
                 Err(SpotifyError::Forbidden) => {
                     if !memory.recent_forbidden_logged {
                         memory.recent_forbidden_logged = true;
@@ -197,7 +215,10 @@ impl Inner {
                 // Keep what was known; this is decoration, not worth failing the state for.
                 Err(_) => memory.recent.take().and_then(|r| r.item),
             };
-            memory.recent = Some(Recent { asked_at: self.clock.now(), item });
+            memory.recent = Some(Recent {
+                asked_at: self.clock.now(),
+                item,
+            });
         }
         match memory.recent.as_ref().and_then(|r| r.item.clone()) {
             Some((item, played_at)) => NowPlaying::recent(item, played_at, fetched_at),
@@ -212,10 +233,9 @@ impl Inner {
             _ => (ErrorCode::Upstream, None),
         };
         let refresh_after = now + self.ttl.max(retry_after.unwrap_or_default());
-        let usable = memory
-            .last_good
-            .as_ref()
-            .filter(|(_, at)| code != ErrorCode::SpotifyAuth && now.duration_since(*at) <= self.stale_max);
+        let usable = memory.last_good.as_ref().filter(|(_, at)| {
+            code != ErrorCode::SpotifyAuth && now.duration_since(*at) <= self.stale_max
+        });
         let view = match usable {
             Some((doc, _)) => View::Ok(NowPlaying { stale: true, ..doc.clone() }),
             None => View::Unavailable(Unavailable {

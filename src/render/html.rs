@@ -44,7 +44,12 @@ impl Widget {
         let doc = match view {
             View::Ok(doc) => doc,
             View::Unavailable(_) => {
-                return Self::bare("unavailable", "Spotify", "Now playing is unavailable", "Spotify can't be reached right now");
+                return Self::bare(
+                    "unavailable",
+                    "Spotify",
+                    "Now playing is unavailable",
+                    "Spotify can't be reached right now",
+                );
             }
         };
         match (doc.state, &doc.item) {
@@ -56,23 +61,50 @@ impl Widget {
                 ..Self::item(doc, "recent", params)
             },
             (State::Playing | State::Paused, Some(item)) => {
-                let mut label = if doc.is_playing { "Now playing".to_owned() } else { "Paused".to_owned() };
+                let mut label = if doc.is_playing {
+                    "Now playing".to_owned()
+                } else {
+                    "Paused".to_owned()
+                };
                 if item.is_local {
                     label.push_str(" · local file");
                 } else if item.kind == ItemKind::Episode {
                     label.push_str(" · podcast");
                 }
-                Self { label, ..Self::item(doc, if doc.is_playing { "playing" } else { "paused" }, params) }
+                Self {
+                    label,
+                    ..Self::item(
+                        doc,
+                        if doc.is_playing { "playing" } else { "paused" },
+                        params,
+                    )
+                }
             }
             (State::Playing | State::Paused, None) => {
                 let (title, subtitle) = match doc.playing_type {
                     Some(PlayingType::Ad) => ("Advertisement", "Back to the music soon"),
                     _ => ("Something on Spotify", "Not shown by Spotify"),
                 };
-                let (state, label) = if doc.is_playing { ("playing", "Now playing") } else { ("paused", "Paused") };
-                Self { playing: doc.is_playing, stale: doc.stale, ..Self::bare(state, label, title, subtitle) }
+                let (state, label) = if doc.is_playing {
+                    ("playing", "Now playing")
+                } else {
+                    ("paused", "Paused")
+                };
+                Self {
+                    playing: doc.is_playing,
+                    stale: doc.stale,
+                    ..Self::bare(state, label, title, subtitle)
+                }
             }
-            _ => Self { stale: doc.stale, ..Self::bare("idle", "Not playing", "Nothing playing right now", "Spotify") },
+            _ => Self {
+                stale: doc.stale,
+                ..Self::bare(
+                    "idle",
+                    "Not playing",
+                    "Nothing playing right now",
+                    "Spotify",
+                )
+            },
         }
     }
 
@@ -93,14 +125,27 @@ impl Widget {
     }
 
     fn item(doc: &NowPlaying, state: &'static str, params: &WidgetParams) -> Self {
-        let Some(item) = &doc.item else { return Self::bare(state, "", "", "") };
-        let title = if item.title.is_empty() { "Untitled".to_owned() } else { item.title.clone() };
-        let progress = match (params.progress && doc.state != State::Recent, doc.progress_ms, item.duration_ms) {
+        let Some(item) = &doc.item else {
+            return Self::bare(state, "", "", "");
+        };
+        let title = if item.title.is_empty() {
+            "Untitled".to_owned()
+        } else {
+            item.title.clone()
+        };
+        let progress = match (
+            params.progress && doc.state != State::Recent,
+            doc.progress_ms,
+            item.duration_ms,
+        ) {
             (true, Some(value), Some(max)) if max > 0 => Some(Progress {
                 value: value.min(max),
                 max,
                 playing: doc.is_playing,
-                timestamp: doc.timestamp.unwrap_or(doc.fetched_at).to_rfc3339_opts(SecondsFormat::Millis, true),
+                timestamp: doc
+                    .timestamp
+                    .unwrap_or(doc.fetched_at)
+                    .to_rfc3339_opts(SecondsFormat::Millis, true),
             }),
             _ => None,
         };
@@ -108,7 +153,11 @@ impl Widget {
             state,
             label: String::new(),
             hue: hue(&title),
-            glyph: if item.kind == ItemKind::Episode { "🎙" } else { "♪" },
+            glyph: if item.kind == ItemKind::Episode {
+                "🎙"
+            } else {
+                "♪"
+            },
             subtitle: item.artist_line(),
             title,
             url: item.url.clone(),
@@ -133,7 +182,10 @@ pub fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
 }
 
 fn hue(text: &str) -> u8 {
-    (text.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 12) as u8
+    (text
+        .bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % 12) as u8
 }
 
 #[derive(Template)]
@@ -171,7 +223,12 @@ pub struct PageContext<'a> {
     pub frame_ancestors: &'a str,
 }
 
-fn fragment_markup(widget: &Widget, params: &WidgetParams, ctx: &PageContext<'_>, inline_accent: bool) -> String {
+fn fragment_markup(
+    widget: &Widget,
+    params: &WidgetParams,
+    ctx: &PageContext<'_>,
+    inline_accent: bool,
+) -> String {
     FragmentTemplate {
         w: widget,
         layout: params.layout_name(),
@@ -191,16 +248,29 @@ pub fn fragment(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Re
     let csp = format!(
         "default-src 'none'; style-src 'self'; img-src 'self' data: {IMG_SOURCES}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     );
-    Rendered::new(StatusCode::OK, "text/html; charset=utf-8", fragment_markup(&widget, params, ctx, true), Some(csp))
+    Rendered::new(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        fragment_markup(&widget, params, ctx, true),
+        Some(csp),
+    )
 }
 
 /// The complete `/embed` page: styled, readable without JavaScript, kept live by `embed.js`.
 pub fn embed(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Rendered {
     let widget = Widget::new(view, params, ctx.now);
-    let inline_css = params.accent.as_ref().map(|hex| format!(".np{{--np-accent:#{hex}}}"));
-    let style_hash = inline_css.as_deref().map(|css| format!(" {}", csp_hash(css))).unwrap_or_default();
+    let inline_css = params
+        .accent
+        .as_ref()
+        .map(|hex| format!(".np{{--np-accent:#{hex}}}"));
+    let style_hash = inline_css
+        .as_deref()
+        .map(|css| format!(" {}", csp_hash(css)))
+        .unwrap_or_default();
     let page_title = match widget.state {
-        "playing" | "paused" | "recent" if !widget.subtitle.is_empty() => format!("{}: {} — {}", widget.label, widget.title, widget.subtitle),
+        "playing" | "paused" | "recent" if !widget.subtitle.is_empty() => {
+            format!("{}: {} — {}", widget.label, widget.title, widget.subtitle)
+        }
         _ => "Now playing on Spotify".to_owned(),
     };
     let body = EmbedTemplate {

@@ -30,7 +30,12 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    pub fn new(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>, csp: Option<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        content_type: &'static str,
+        body: impl Into<Bytes>,
+        csp: Option<String>,
+    ) -> Self {
         let body = body.into();
         Self {
             status,
@@ -52,7 +57,10 @@ pub fn etag(body: &[u8]) -> HeaderValue {
 /// `'sha256-...'` for a CSP source list.
 pub fn csp_hash(content: &str) -> String {
     let digest = Sha256::digest(content.as_bytes());
-    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest))
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 /// Which representation of a state.
@@ -71,7 +79,10 @@ pub struct Memo {
 
 impl Memo {
     pub fn new(view: &View) -> Self {
-        Self { json: Arc::new(json(view)), others: Mutex::new(HashMap::new()) }
+        Self {
+            json: Arc::new(json(view)),
+            others: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn json(&self) -> Arc<Rendered> {
@@ -79,9 +90,19 @@ impl Memo {
     }
 
     /// The memoised representation, rendered by `render` the first time it is asked for.
-    pub fn get_or_render(&self, surface: Surface, params: &WidgetParams, render: impl FnOnce() -> Rendered) -> Arc<Rendered> {
+    pub fn get_or_render(
+        &self,
+        surface: Surface,
+        params: &WidgetParams,
+        render: impl FnOnce() -> Rendered,
+    ) -> Arc<Rendered> {
         let key = (surface, params.clone());
-        if let Some(found) = self.others.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if let Some(found) = self
+            .others
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             return Arc::clone(found);
         }
         let rendered = Arc::new(render());
@@ -97,7 +118,10 @@ impl Memo {
 fn json(view: &View) -> Rendered {
     let (status, body) = match view {
         View::Ok(doc) => (StatusCode::OK, serde_json::to_vec(doc)),
-        View::Unavailable(u) => (StatusCode::SERVICE_UNAVAILABLE, serde_json::to_vec(&u.document())),
+        View::Unavailable(u) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::to_vec(&u.document()),
+        ),
     };
     Rendered::new(status, "application/json", body.unwrap_or_default(), None)
 }

@@ -60,11 +60,20 @@ pub struct BadParam {
 
 impl std::fmt::Display for BadParam {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid value for `{}`: allowed values are {}", self.name, self.allowed)
+        write!(
+            f,
+            "invalid value for `{}`: allowed values are {}",
+            self.name, self.allowed
+        )
     }
 }
 
-fn choose<T: Copy>(name: &'static str, allowed: &'static str, value: &str, options: &[(&str, T)]) -> Result<T, BadParam> {
+fn choose<T: Copy>(
+    name: &'static str,
+    allowed: &'static str,
+    value: &str,
+    options: &[(&str, T)],
+) -> Result<T, BadParam> {
     options
         .iter()
         .find(|(text, _)| text.eq_ignore_ascii_case(value))
@@ -79,20 +88,62 @@ impl WidgetParams {
             let value = value.trim();
             match key.as_str() {
                 "theme" => {
-                    p.theme = choose("theme", "auto, light, dark", value, &[("auto", Theme::Auto), ("light", Theme::Light), ("dark", Theme::Dark)])?
+                    p.theme = choose(
+                        "theme",
+                        "auto, light, dark",
+                        value,
+                        &[
+                            ("auto", Theme::Auto),
+                            ("light", Theme::Light),
+                            ("dark", Theme::Dark),
+                        ],
+                    )?
                 }
-                "layout" => p.layout = choose("layout", "card, compact", value, &[("card", Layout::Card), ("compact", Layout::Compact)])?,
+                "layout" => {
+                    p.layout = choose(
+                        "layout",
+                        "card, compact",
+                        value,
+                        &[("card", Layout::Card), ("compact", Layout::Compact)],
+                    )?
+                }
                 "bg" => {
-                    p.bg = choose("bg", "transparent, theme", value, &[("transparent", Background::Transparent), ("theme", Background::Theme)])?
+                    p.bg = choose(
+                        "bg",
+                        "transparent, theme",
+                        value,
+                        &[
+                            ("transparent", Background::Transparent),
+                            ("theme", Background::Theme),
+                        ],
+                    )?
                 }
-                "art" => p.art = parse_bool(value).ok_or(BadParam { name: "art", allowed: "true, false" })?,
-                "progress" => p.progress = parse_bool(value).ok_or(BadParam { name: "progress", allowed: "true, false" })?,
-                "recent" => p.recent = parse_bool(value).ok_or(BadParam { name: "recent", allowed: "true, false" })?,
+                "art" => {
+                    p.art = parse_bool(value).ok_or(BadParam {
+                        name: "art",
+                        allowed: "true, false",
+                    })?
+                }
+                "progress" => {
+                    p.progress = parse_bool(value).ok_or(BadParam {
+                        name: "progress",
+                        allowed: "true, false",
+                    })?
+                }
+                "recent" => {
+                    p.recent = parse_bool(value).ok_or(BadParam {
+                        name: "recent",
+                        allowed: "true, false",
+                    })?
+                }
                 "accent" => {
                     let hex = value.strip_prefix('#').unwrap_or(value);
                     let valid = hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit());
                     if !valid {
-                        return Err(BadParam { name: "accent", allowed: "a hex colour RRGGBB, such as 1db954" });
+                        return Err(BadParam {
+                            name: "accent",
+                            allowed: "a hex colour RRGGBB, such as 1db954",
+                        });
                     }
                     p.accent = Some(hex.to_ascii_lowercase());
                 }

@@ -20,7 +20,11 @@ pub struct Asset {
 
 macro_rules! asset {
     ($name:literal, $type:literal) => {
-        ($name, $type, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/", $name)).as_slice())
+        (
+            $name,
+            $type,
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/", $name)).as_slice(),
+        )
     };
 }
 
@@ -34,7 +38,13 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     .map(|(name, content_type, bytes)| {
         let etag = crate::render::etag(bytes);
         let version = etag.to_str().unwrap_or_default().trim_matches('"')[..10].to_owned();
-        Asset { name, content_type, bytes, etag, version }
+        Asset {
+            name,
+            content_type,
+            bytes,
+            etag,
+            version,
+        }
     })
     .collect()
 });
@@ -57,11 +67,21 @@ pub async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
     };
     let cache = HeaderValue::from_static("public, max-age=31536000, immutable");
     if headers.get(header::IF_NONE_MATCH) == Some(&asset.etag) {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, asset.etag.clone()), (header::CACHE_CONTROL, cache)]).into_response();
+        return (
+            StatusCode::NOT_MODIFIED,
+            [
+                (header::ETAG, asset.etag.clone()),
+                (header::CACHE_CONTROL, cache),
+            ],
+        )
+            .into_response();
     }
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(asset.content_type),
+            ),
             (header::ETAG, asset.etag.clone()),
             (header::CACHE_CONTROL, cache),
         ],

@@ -16,8 +16,14 @@ pub async fn now_playing(state: State<AppState>, headers: HeaderMap) -> Response
     if let View::Unavailable(u) = &snapshot.view {
         if u.code == ErrorCode::RateLimited {
             let now = state.service.clock().now();
-            let secs = snapshot.refresh_after.saturating_duration_since(now).as_secs_f64().ceil() as u64;
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            let secs = snapshot
+                .refresh_after
+                .saturating_duration_since(now)
+                .as_secs_f64()
+                .ceil() as u64;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
     }
     response
@@ -26,9 +32,24 @@ pub async fn now_playing(state: State<AppState>, headers: HeaderMap) -> Response
 /// 302 to the Spotify page of the current or last track; 404 when there is none.
 pub async fn open(state: State<AppState>) -> Response {
     let snapshot = state.service.current().await;
-    let url = snapshot.view.now_playing().and_then(|doc| doc.item.as_ref()).and_then(|item| item.url.clone());
+    let url = snapshot
+        .view
+        .now_playing()
+        .and_then(|doc| doc.item.as_ref())
+        .and_then(|item| item.url.clone());
     match url.and_then(|u| HeaderValue::from_str(&u).ok()) {
-        Some(location) => (StatusCode::FOUND, [(header::LOCATION, location), (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))]).into_response(),
-        None => error_response(StatusCode::NOT_FOUND, "nothing_to_open", "nothing with a Spotify page is playing or was played recently"),
+        Some(location) => (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, location),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
+        )
+            .into_response(),
+        None => error_response(
+            StatusCode::NOT_FOUND,
+            "nothing_to_open",
+            "nothing with a Spotify page is playing or was played recently",
+        ),
     }
 }

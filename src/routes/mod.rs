@@ -47,7 +47,9 @@ pub fn router(state: AppState) -> Router {
 fn cors_layer(origins: &AllowedOrigins) -> CorsLayer {
     let allow = match origins {
         AllowedOrigins::Any => AllowOrigin::any(),
-        AllowedOrigins::List(list) => AllowOrigin::list(list.iter().filter_map(|o| HeaderValue::from_str(o).ok())),
+        AllowedOrigins::List(list) => {
+            AllowOrigin::list(list.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+        }
     };
     CorsLayer::new()
         .allow_origin(allow)
@@ -81,19 +83,38 @@ async fn not_found() -> Response {
 /// A small JSON error body: `{"error":{"code":..,"message":..}}`.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message } });
-    (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 /// A memoised representation as a response, or `304` when the client has it already.
-pub fn cached_response(state: &State<AppState>, request_headers: &HeaderMap, rendered: &Rendered) -> Response {
+pub fn cached_response(
+    state: &State<AppState>,
+    request_headers: &HeaderMap,
+    rendered: &Rendered,
+) -> Response {
     let cache_control = state.cache_control.clone();
     if etag_matches(request_headers, &rendered.etag) {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, rendered.etag.clone()), (header::CACHE_CONTROL, cache_control)]).into_response();
+        return (
+            StatusCode::NOT_MODIFIED,
+            [
+                (header::ETAG, rendered.etag.clone()),
+                (header::CACHE_CONTROL, cache_control),
+            ],
+        )
+            .into_response();
     }
     let mut response = (
         rendered.status,
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(rendered.content_type)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(rendered.content_type),
+            ),
             (header::ETAG, rendered.etag.clone()),
             (header::CACHE_CONTROL, cache_control),
         ],
@@ -101,14 +122,18 @@ pub fn cached_response(state: &State<AppState>, request_headers: &HeaderMap, ren
     )
         .into_response();
     if let Some(csp) = &rendered.csp {
-        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp.clone());
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp.clone());
     }
     response
 }
 
 /// `If-None-Match` with weak comparison, as RFC 9110 asks for GET.
 fn etag_matches(headers: &HeaderMap, etag: &HeaderValue) -> bool {
-    let Some(ours) = etag.to_str().ok() else { return false };
+    let Some(ours) = etag.to_str().ok() else {
+        return false;
+    };
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()

@@ -12,18 +12,37 @@ use crate::render::html::{self, PageContext};
 use crate::render::{Surface, WidgetParams};
 use crate::startup::AppState;
 
-pub async fn fragment(state: State<AppState>, Query(query): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+pub async fn fragment(
+    state: State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     page(state, query, headers, Surface::Fragment).await
 }
 
-pub async fn embed(state: State<AppState>, Query(query): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+pub async fn embed(
+    state: State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     page(state, query, headers, Surface::Embed).await
 }
 
-async fn page(state: State<AppState>, query: HashMap<String, String>, headers: HeaderMap, surface: Surface) -> Response {
+async fn page(
+    state: State<AppState>,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+    surface: Surface,
+) -> Response {
     let params = match WidgetParams::from_query(&query) {
         Ok(params) => params,
-        Err(bad) => return error_response(StatusCode::BAD_REQUEST, "invalid_parameter", &bad.to_string()),
+        Err(bad) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                &bad.to_string(),
+            );
+        }
     };
     let snapshot = state.service.current().await;
     let rendered = snapshot.renders.get_or_render(surface, &params, || {

@@ -29,7 +29,9 @@ impl SpotifyClient {
             .query_pairs_mut()
             .append_pair("additional_types", "track,episode");
         let mut recently_played_url = endpoint(&config.api_url, "v1/me/player/recently-played");
-        recently_played_url.query_pairs_mut().append_pair("limit", "1");
+        recently_played_url
+            .query_pairs_mut()
+            .append_pair("limit", "1");
         Self {
             tokens: Arc::new(TokenManager::new(http.clone(), config, clock)),
             http,
@@ -44,18 +46,25 @@ impl SpotifyClient {
 
     /// What plays now; `Ok(None)` when nothing does (HTTP 204 or an empty body).
     pub async fn currently_playing(&self) -> Result<Option<CurrentlyPlaying>, SpotifyError> {
-        self.get("currently_playing", &self.currently_playing_url).await
+        self.get("currently_playing", &self.currently_playing_url)
+            .await
     }
 
     /// The last played track, if any. Needs the `user-read-recently-played` scope
     /// ([`SpotifyError::Forbidden`] without it).
     pub async fn recently_played(&self) -> Result<Option<PlayHistory>, SpotifyError> {
-        let page: Option<RecentlyPlayed> = self.get("recently_played", &self.recently_played_url).await?;
+        let page: Option<RecentlyPlayed> = self
+            .get("recently_played", &self.recently_played_url)
+            .await?;
         Ok(page.and_then(|p| p.items.into_iter().next()))
     }
 
     /// A GET with the access token; on 401 the token is refreshed once and the call retried once.
-    async fn get<T: DeserializeOwned>(&self, name: &'static str, url: &Url) -> Result<Option<T>, SpotifyError> {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        name: &'static str,
+        url: &Url,
+    ) -> Result<Option<T>, SpotifyError> {
         let token = self.tokens.access_token().await?;
         match self.get_once(name, url, &token).await {
             Err(SpotifyError::Status(401)) => {
@@ -120,10 +129,16 @@ pub(crate) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 }
 
 /// One log line per Spotify call, with its outcome and duration.
-pub(crate) fn log_call<T>(endpoint: &'static str, result: &Result<T, SpotifyError>, elapsed: Duration) {
+pub(crate) fn log_call<T>(
+    endpoint: &'static str,
+    result: &Result<T, SpotifyError>,
+    elapsed: Duration,
+) {
     let elapsed_ms = elapsed.as_millis() as u64;
     match result {
         Ok(_) => tracing::info!(endpoint, outcome = "ok", elapsed_ms, "spotify call"),
-        Err(e) => tracing::warn!(endpoint, outcome = e.outcome(), elapsed_ms, error = %e, "spotify call failed"),
+        Err(e) => {
+            tracing::warn!(endpoint, outcome = e.outcome(), elapsed_ms, error = %e, "spotify call failed")
+        }
     }
 }

@@ -11,7 +11,11 @@ pub use error::{AuthFailure, SpotifyError};
 pub use token::TokenManager;
 
 /// The `User-Agent` of every request to Spotify.
-pub const USER_AGENT: &str = concat!("now-playing/", env!("CARGO_PKG_VERSION"), " (+https://github.com/now-playing)");
+pub const USER_AGENT: &str = concat!(
+    "now-playing/",
+    env!("CARGO_PKG_VERSION"),
+    " (+https://github.com/now-playing)"
+);
 
 /// Connect deadline and whole-call deadline of every Spotify request.
 pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);

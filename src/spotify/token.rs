@@ -90,14 +90,23 @@ impl TokenManager {
             return Err(SpotifyError::Auth(dead.failure));
         }
         if let Some(until) = state.rate_limited_until.filter(|until| now < *until) {
-            return Err(SpotifyError::RateLimited { retry_after: Some(until - now) });
+            return Err(SpotifyError::RateLimited {
+                retry_after: Some(until - now),
+            });
         }
 
         let form = [
             ("grant_type", "refresh_token"),
             ("refresh_token", state.refresh_token.expose_secret()),
         ];
-        let result = token_request(&self.http, &self.token_url, &self.client_id, &self.client_secret, &form).await;
+        let result = token_request(
+            &self.http,
+            &self.token_url,
+            &self.client_id,
+            &self.client_secret,
+            &form,
+        )
+        .await;
         let now = self.clock.now();
         match result {
             Ok(response) => {
@@ -127,7 +136,10 @@ impl TokenManager {
                     );
                 }
                 state.access = None;
-                state.dead = Some(Dead { failure, retry_at: now + DEAD_RETRY });
+                state.dead = Some(Dead {
+                    failure,
+                    retry_at: now + DEAD_RETRY,
+                });
                 state.last_outcome = Some(TokenOutcome::Rejected(failure));
                 Err(SpotifyError::Auth(failure))
             }
@@ -159,7 +171,12 @@ impl TokenManager {
 
     /// The scopes of the current access token, as the token endpoint listed them.
     pub async fn scope(&self) -> Option<String> {
-        self.state.lock().await.access.as_ref().and_then(|a| a.scope.clone())
+        self.state
+            .lock()
+            .await
+            .access
+            .as_ref()
+            .and_then(|a| a.scope.clone())
     }
 
     pub async fn obtained_at(&self) -> Option<DateTime<Utc>> {
@@ -202,7 +219,9 @@ pub async fn token_request(
         if status.as_u16() == 429 {
             return Err(SpotifyError::RateLimited { retry_after });
         }
-        let code = serde_json::from_slice::<AccountsError>(&body).ok().map(|e| e.error);
+        let code = serde_json::from_slice::<AccountsError>(&body)
+            .ok()
+            .map(|e| e.error);
         Err(match code.as_deref() {
             Some("invalid_grant") => SpotifyError::Auth(AuthFailure::InvalidGrant),
             Some("invalid_client") => SpotifyError::Auth(AuthFailure::InvalidClient),

@@ -1,1 +1,13 @@
+//! Integration tests: the real application on a random port, talking HTTP to a wiremock
+//! Spotify. One binary, one file per behaviour.
 
+mod cache;
+mod config;
+mod demo;
+mod escaping;
+mod headers;
+mod helpers;
+mod normalisation;
+mod operations;
+mod routes;
+mod spotify_client;

@@ -1,0 +1,314 @@
+//! `spawn_app()`: the application on port 0 with a wiremock Spotify and a manual clock.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use now_playing::clock::Clock;
+use now_playing::config::{Config, Source, SpotifyConfig};
+use now_playing::startup::Application;
+use reqwest::Url;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const CLIENT_ID: &str = "test-client-id";
+pub const CLIENT_SECRET: &str = "test-client-secret-5e1f0a";
+pub const REFRESH_TOKEN: &str = "test-refresh-token-c47d29";
+pub const ACCESS_TOKEN: &str = "test-access-token-3f9a1c";
+pub const ROTATED_REFRESH_TOKEN: &str = "test-refresh-token-rotated-b81e";
+pub const ROTATED_ACCESS_TOKEN: &str = "test-access-token-rotated-77d2";
+
+/// Every secret the tests use; none may appear in logs or responses.
+pub const SECRETS: [&str; 5] = [
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
+    ACCESS_TOKEN,
+    ROTATED_REFRESH_TOKEN,
+    ROTATED_ACCESS_TOKEN,
+];
+
+pub const TRACK: &str = include_str!("../fixtures/spotify/currently_playing_track.json");
+pub const EPISODE: &str = include_str!("../fixtures/spotify/currently_playing_episode.json");
+pub const LOCAL: &str = include_str!("../fixtures/spotify/currently_playing_local.json");
+pub const AD: &str = include_str!("../fixtures/spotify/currently_playing_ad.json");
+pub const UNKNOWN: &str = include_str!("../fixtures/spotify/currently_playing_unknown.json");
+pub const RECENT: &str = include_str!("../fixtures/spotify/recently_played.json");
+pub const TOKEN: &str = include_str!("../fixtures/spotify/token_refresh.json");
+pub const TOKEN_ROTATED: &str = include_str!("../fixtures/spotify/token_refresh_rotated.json");
+pub const INVALID_GRANT: &str = include_str!("../fixtures/spotify/error_invalid_grant.json");
+pub const INVALID_CLIENT: &str = include_str!("../fixtures/spotify/error_invalid_client.json");
+pub const ERROR_401: &str = include_str!("../fixtures/spotify/error_401.json");
+pub const ERROR_429: &str = include_str!("../fixtures/spotify/error_429.json");
+
+pub const CURRENTLY_PLAYING: &str = "/v1/me/player/currently-playing";
+pub const RECENTLY_PLAYED: &str = "/v1/me/player/recently-played";
+pub const TOKEN_PATH: &str = "/api/token";
+
+/// The manual clock starts here (a multiple of 90 s, so demo mode starts at its first scene).
+pub fn start_time() -> DateTime<Utc> {
+    "2026-11-29T03:00:00Z".parse().unwrap()
+}
+
+/// The application, bound but started only by the first request, so that tests mount
+/// their Spotify mocks before its start-up token refresh.
+pub struct TestApp {
+    address: String,
+    pub spotify: MockServer,
+    pub clock: Clock,
+    pub http: reqwest::Client,
+    pub shutdown: CancellationToken,
+    pending: std::sync::Mutex<Option<Application>>,
+}
+
+pub fn spotify_config(spotify: &MockServer) -> SpotifyConfig {
+    SpotifyConfig {
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+        refresh_token: REFRESH_TOKEN.into(),
+        refresh_token_obtained_at: None,
+        accounts_url: Url::parse(&spotify.uri()).unwrap(),
+        api_url: Url::parse(&spotify.uri()).unwrap(),
+    }
+}
+
+/// The test configuration: the documented defaults, port 0, the mock Spotify.
+pub fn test_config(spotify: &MockServer) -> Config {
+    Config {
+        source: Source::Spotify(spotify_config(spotify)),
+        port: 0,
+        ..Config::default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp {
+    let spotify = MockServer::start().await;
+    let mut config = test_config(&spotify);
+    change(&mut config);
+    spawn_with_config(spotify, config).await
+}
+
+pub async fn spawn_with_config(spotify: MockServer, config: Config) -> TestApp {
+    let clock = Clock::manual(start_time());
+    let app = Application::build_with_clock(config, clock.clone())
+        .await
+        .expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    TestApp {
+        address,
+        spotify,
+        clock,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        shutdown: CancellationToken::new(),
+        pending: std::sync::Mutex::new(Some(app)),
+    }
+}
+
+impl TestApp {
+    /// The full URL of `path`, starting the server if it is not running yet.
+    pub fn url(&self, path: &str) -> String {
+        if let Some(app) = self.pending.lock().unwrap().take() {
+            tokio::spawn(app.run_until_stopped(self.shutdown.clone().cancelled_owned()));
+        }
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = self.get(path).await;
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    pub fn advance(&self, seconds: u64) {
+        self.clock.advance(Duration::from_secs(seconds));
+    }
+
+    /// Calls Spotify received on `path` so far.
+    pub async fn calls_to(&self, path: &str) -> usize {
+        self.spotify
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == path)
+            .count()
+    }
+}
+
+pub fn json(body: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(body.as_bytes().to_vec(), "application/json")
+}
+
+pub fn json_status(status: u16, body: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.as_bytes().to_vec(), "application/json")
+}
+
+/// The token endpoint answering a refresh, expected `times` times.
+pub async fn mount_token(spotify: &MockServer, times: u64) {
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(json(TOKEN))
+        .expect(times)
+        .named("token refresh")
+        .mount(spotify)
+        .await;
+}
+
+/// `currently-playing` answering `body`, expected `times` times.
+pub async fn mount_playing(spotify: &MockServer, body: &str, times: u64) {
+    Mock::given(method("GET"))
+        .and(path(CURRENTLY_PLAYING))
+        .and(query_param("additional_types", "track,episode"))
+        .respond_with(json(body))
+        .expect(times)
+        .named("currently-playing")
+        .mount(spotify)
+        .await;
+}
+
+pub async fn mount_recent(spotify: &MockServer, response: ResponseTemplate, times: u64) {
+    Mock::given(method("GET"))
+        .and(path(RECENTLY_PLAYED))
+        .respond_with(response)
+        .expect(times)
+        .named("recently-played")
+        .mount(spotify)
+        .await;
+}
+
+/// A copy of the track fixture with `change` applied.
+pub fn track_with(change: impl FnOnce(&mut Value)) -> String {
+    let mut value: Value = serde_json::from_str(TRACK).unwrap();
+    change(&mut value);
+    value.to_string()
+}
+
+/// The real binary, run in an empty directory (no `.env`) with only the given environment.
+pub fn binary(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("run-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    binary_in(&dir, args, env)
+}
+
+pub fn binary_in(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_now-playing"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// A unique name for scratch directories.
+pub fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A server process, its log lines collected as they come.
+pub struct Server {
+    pub child: tokio::process::Child,
+    pub port: u16,
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `now-playing serve` with JSON logs and waits for its "listening" line.
+    pub async fn start(env: &[(&str, &str)]) -> Server {
+        use tokio::io::AsyncBufReadExt;
+        let mut all = vec![("PORT", "0"), ("LOG_FORMAT", "json")];
+        all.extend_from_slice(env);
+        let mut child = binary(&["serve"], &all).spawn().expect("the binary runs");
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (port_tx, port_rx) = tokio::sync::oneshot::channel();
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let collected = logs.clone();
+        tokio::spawn(async move {
+            let mut port_tx = Some(port_tx);
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                    if let Some(address) = value["address"].as_str() {
+                        if let Some(tx) = port_tx.take() {
+                            let _ = tx
+                                .send(address.rsplit(':').next().unwrap().parse::<u16>().unwrap());
+                        }
+                    }
+                }
+                collected.lock().unwrap().push(line);
+            }
+        });
+        let port = tokio::time::timeout(Duration::from_secs(10), port_rx)
+            .await
+            .expect("the server starts within 10 s")
+            .expect("the server logs its address");
+        Server { child, port, logs }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("still running").to_string();
+        let status = std::process::Command::new("kill")
+            .args([format!("-{name}"), pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    pub fn log_text(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+}
+
+/// Environment for a server process pointed at the mock Spotify.
+pub fn spotify_env(spotify: &MockServer) -> Vec<(&'static str, String)> {
+    vec![
+        ("SPOTIFY_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("SPOTIFY_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+        ("SPOTIFY_REFRESH_TOKEN", REFRESH_TOKEN.to_owned()),
+        ("SPOTIFY_ACCOUNTS_URL", spotify.uri()),
+        ("SPOTIFY_API_URL", spotify.uri()),
+    ]
+}
+
+pub fn as_env<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    pairs.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
