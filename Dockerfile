@@ -27,7 +27,7 @@ ARG TARGET=x86_64-unknown-linux-musl
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 # musl-gcc compiles the C parts (aws-lc-sys for rustls) for the musl target. The official
-# rust image lacks it; the CI stand-in image already has it (and no network for apt).
+# rust image lacks it; the CI stand-in image already has it, so apt is skipped there.
 RUN if ! command -v musl-gcc >/dev/null 2>&1; then \
         apt-get update \
         && apt-get install -y --no-install-recommends musl-tools=1.2.3-1 \
@@ -41,8 +41,7 @@ RUN mkdir -p /rootfs/etc /rootfs/data \
  && printf 'root:x:0:0:root:/:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/data:/sbin/nologin\n' \
         > /rootfs/etc/passwd \
  && printf 'root:x:0:\nnonroot:x:65532:\n' > /rootfs/etc/group \
- && chown 65532:65532 /rootfs/data \
- && chmod 0700 /rootfs/data
+ && chown 65532:65532 /rootfs/data
 
 WORKDIR /build
 COPY . .

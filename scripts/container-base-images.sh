@@ -61,7 +61,9 @@ _np_base_images_main() {
     fi
 
     # --- 1. packages ---------------------------------------------------------------------
-    local pkgs=(podman buildah runc fuse-overlayfs uidmap debootstrap debian-archive-keyring)
+    # (with their recommends, as on the machines this was tried on: netavark, aardvark-dns,
+    # slirp4netns, catatonit; iptables for the bridge network's NAT and published ports)
+    local pkgs=(podman buildah runc fuse-overlayfs uidmap debootstrap debian-archive-keyring iptables)
     local missing=()
     local p
     for p in "${pkgs[@]}"; do
@@ -73,7 +75,7 @@ _np_base_images_main() {
         log "installing: ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq >&2
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+        apt-get install -y -qq "${missing[@]}" >&2
     fi
 
     # --- 2. containers.conf --------------------------------------------------------------
@@ -171,7 +173,10 @@ EOF
                 --change 'CMD ["bash"]' \
                 --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
                 --change "LABEL io.now-playing.standin=$STANDIN_REVISION" \
-                - "$DEBIAN_IMAGE" >/dev/null
+                - "$DEBIAN_IMAGE" >"$work/import.log" 2>&1 || {
+            cat "$work/import.log" >&2
+            die "podman import failed"
+        }
         rm -rf "$rootfs"
         # The rust stand-in is built from this one: rebuild it too.
         [[ "$rust_state" == real ]] || rust_state=missing

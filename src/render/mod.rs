@@ -73,20 +73,20 @@ pub enum Surface {
 /// The representations of one state: JSON rendered up front (the hottest route), the
 /// others on first use.
 pub struct Memo {
-    json: Arc<Rendered>,
+    json: Rendered,
     others: Mutex<HashMap<(Surface, WidgetParams), Arc<Rendered>>>,
 }
 
 impl Memo {
     pub fn new(view: &View) -> Self {
         Self {
-            json: Arc::new(json(view)),
+            json: json(view),
             others: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn json(&self) -> Arc<Rendered> {
-        Arc::clone(&self.json)
+    pub fn json(&self) -> &Rendered {
+        &self.json
     }
 
     /// The memoised representation, rendered by `render` the first time it is asked for.

@@ -12,7 +12,7 @@ use crate::startup::AppState;
 /// The JSON document; 503 with a `Retry-After` when Spotify asked for one.
 pub async fn now_playing(state: State<AppState>, headers: HeaderMap) -> Response {
     let snapshot = state.service.current().await;
-    let mut response = cached_response(&state, &headers, &snapshot.renders.json());
+    let mut response = cached_response(&state, &headers, snapshot.renders.json());
     if let View::Unavailable(u) = &snapshot.view {
         if u.code == ErrorCode::RateLimited {
             let now = state.service.clock().now();

@@ -2,6 +2,7 @@
 //! goes through (request log, compression, `nosniff`, CORS where it applies).
 
 pub mod assets;
+pub mod cors;
 pub mod health;
 pub mod json;
 pub mod widget;
@@ -10,24 +11,22 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::compression::CompressionLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::config::AllowedOrigins;
 use crate::render::Rendered;
 use crate::startup::AppState;
 
 pub fn router(state: AppState) -> Router {
-    let cors = cors_layer(&state.config.cors_allow_origins);
+    let cors = cors::Cors::new(&state.config.cors_allow_origins);
     let shared = Router::new()
         .route("/now-playing", get(json::now_playing))
         .route("/now-playing.html", get(widget::fragment))
-        .layer(cors);
+        .layer(middleware::from_fn_with_state(cors, cors::layer));
     Router::new()
         .merge(shared)
         .route("/embed", get(widget::embed))
@@ -42,21 +41,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
-}
-
-fn cors_layer(origins: &AllowedOrigins) -> CorsLayer {
-    let allow = match origins {
-        AllowedOrigins::Any => AllowOrigin::any(),
-        AllowedOrigins::List(list) => {
-            AllowOrigin::list(list.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
-        }
-    };
-    CorsLayer::new()
-        .allow_origin(allow)
-        .allow_methods([Method::GET, Method::HEAD])
-        .allow_headers([header::IF_NONE_MATCH, header::CACHE_CONTROL])
-        .expose_headers([header::ETAG, header::RETRY_AFTER])
-        .max_age(std::time::Duration::from_secs(86_400))
 }
 
 /// One log line per request; health checks only at debug level. The query is left out:
