@@ -28,6 +28,16 @@ pub struct Config {
     pub max_event_clients: usize,
     pub metrics: bool,
     pub log_format: LogFormat,
+    /// Owner-only re-authorization (`/auth/*`), when `ADMIN_TOKEN` is set.
+    pub admin: Option<AdminConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// The HTTP Basic password of `/auth/login`.
+    pub token: SecretString,
+    /// The server's public base URL; Spotify redirects to `PUBLIC_URL/auth/callback`.
+    pub public_url: Url,
 }
 
 /// Where the now-playing state comes from.
@@ -49,6 +59,8 @@ pub struct SpotifyConfig {
     pub refresh_token_obtained_at: Option<DateTime<Utc>>,
     pub accounts_url: Url,
     pub api_url: Url,
+    /// Where the current refresh token is kept and rewritten when a new one arrives.
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +90,7 @@ impl Default for Config {
             max_event_clients: 1000,
             metrics: true,
             log_format: LogFormat::Pretty,
+            admin: None,
         }
     }
 }
@@ -109,6 +122,15 @@ impl FromStr for Sensitive {
 /// taken as text so that all problems can be reported together by [`Settings::resolve`].
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Settings {
+    #[command(flatten)]
+    pub spotify: SpotifySettings,
+    #[command(flatten)]
+    pub server: ServerSettings,
+}
+
+/// The Spotify app and its credentials: what `serve`, `check` and `auth` share.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SpotifySettings {
     /// Spotify app client id
     #[arg(long, env = "SPOTIFY_CLIENT_ID")]
     pub client_id: Option<String>,
@@ -121,6 +143,20 @@ pub struct Settings {
     /// RFC 3339 time the refresh token was authorized, to warn before it expires
     #[arg(long, env = "SPOTIFY_REFRESH_TOKEN_OBTAINED_AT")]
     pub refresh_token_obtained_at: Option<String>,
+    /// JSON file holding the current refresh token, rewritten when a new one arrives
+    #[arg(long, env = "TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Spotify accounts service base URL
+    #[arg(long, env = "SPOTIFY_ACCOUNTS_URL")]
+    pub accounts_url: Option<String>,
+    /// Spotify Web API base URL
+    #[arg(long, env = "SPOTIFY_API_URL")]
+    pub api_url: Option<String>,
+}
+
+/// How the server serves.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServerSettings {
     /// Address to bind
     #[arg(long, env = "HOST")]
     pub host: Option<String>,
@@ -148,12 +184,12 @@ pub struct Settings {
     /// Serve /metrics (true/false)
     #[arg(long, env = "METRICS")]
     pub metrics: Option<String>,
-    /// Spotify accounts service base URL
-    #[arg(long, env = "SPOTIFY_ACCOUNTS_URL")]
-    pub accounts_url: Option<String>,
-    /// Spotify Web API base URL
-    #[arg(long, env = "SPOTIFY_API_URL")]
-    pub api_url: Option<String>,
+    /// Password of /auth/login (HTTP Basic); enables re-authorization in the running server
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Sensitive>,
+    /// This server's public base URL, e.g. https://np.example.com (needed for /auth/*)
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Log format: pretty or json
     #[arg(long, env = "LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -272,10 +308,133 @@ fn parse_frame_ancestors(value: &str) -> Option<String> {
     (!sources.is_empty() && sources.iter().all(valid)).then(|| sources.join(" "))
 }
 
+/// The Spotify app's identity, for `now-playing auth`.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub accounts_url: Url,
+}
+
+/// Minimum length of `ADMIN_TOKEN`: it guards the owner's Spotify account.
+const ADMIN_TOKEN_MIN: usize = 16;
+
 impl Settings {
     /// Checks every setting and returns the [`Config`], or every problem at once.
     pub fn resolve(&self, demo: bool) -> Result<Config, ConfigError> {
         let mut p = Problems::default();
+        let source = if demo {
+            Source::Demo
+        } else {
+            Source::Spotify(self.spotify.collect(&mut p))
+        };
+        let config = self.server.collect(&mut p, source);
+        p.finish(config)
+    }
+}
+
+impl SpotifySettings {
+    /// The client id, secret and accounts URL only (for `now-playing auth`).
+    pub fn resolve_client(&self) -> Result<ClientConfig, ConfigError> {
+        let mut p = Problems::default();
+        let client = self.client(&mut p);
+        p.finish(client)
+    }
+
+    /// Everything needed to call Spotify (for `now-playing check`).
+    pub fn resolve(&self) -> Result<SpotifyConfig, ConfigError> {
+        let mut p = Problems::default();
+        let config = self.collect(&mut p);
+        p.finish(config)
+    }
+
+    fn client(&self, p: &mut Problems) -> ClientConfig {
+        let client_id = p.required(
+            "SPOTIFY_CLIENT_ID",
+            self.client_id.as_deref(),
+            "your Spotify app's client id (developer.spotify.com/dashboard)",
+        );
+        let client_secret = p.required(
+            "SPOTIFY_CLIENT_SECRET",
+            self.client_secret.as_ref().map(|s| s.0.as_str()),
+            "your Spotify app's client secret",
+        );
+        let accounts_url = p.parse(
+            "SPOTIFY_ACCOUNTS_URL",
+            self.accounts_url.as_deref(),
+            Url::parse("https://accounts.spotify.com").expect("a valid default"),
+            "an http(s) base URL such as https://accounts.spotify.com",
+            parse_base_url,
+        );
+        ClientConfig {
+            client_id,
+            client_secret: client_secret.into(),
+            accounts_url,
+        }
+    }
+
+    fn collect(&self, p: &mut Problems) -> SpotifyConfig {
+        let client = self.client(p);
+        let api_url = p.parse(
+            "SPOTIFY_API_URL",
+            self.api_url.as_deref(),
+            Url::parse("https://api.spotify.com").expect("a valid default"),
+            "an http(s) base URL such as https://api.spotify.com",
+            parse_base_url,
+        );
+        let mut obtained_at = p.parse(
+            "SPOTIFY_REFRESH_TOKEN_OBTAINED_AT",
+            self.refresh_token_obtained_at.as_deref(),
+            None,
+            "an RFC 3339 time such as 2026-11-29T03:00:00Z",
+            |v| {
+                DateTime::parse_from_rfc3339(v)
+                    .ok()
+                    .map(|t| Some(t.with_timezone(&Utc)))
+            },
+        );
+        let token_file = self
+            .token_file
+            .clone()
+            .filter(|f| !f.as_os_str().is_empty());
+        let stored = match &token_file {
+            Some(path) => match crate::storage::read_token_file(path) {
+                Ok(stored) => stored,
+                Err(e) => {
+                    p.0.push(format!("TOKEN_FILE: {e}; fix or delete the file, or run `now-playing auth --token-file {}`", path.display()));
+                    None
+                }
+            },
+            None => None,
+        };
+        // The token file wins over the environment: it holds the newest token.
+        let refresh_token = match stored {
+            Some(stored) => {
+                obtained_at = stored.obtained_at.or(obtained_at);
+                stored.refresh_token
+            }
+            None => p
+                .required(
+                    "SPOTIFY_REFRESH_TOKEN",
+                    self.refresh_token.as_ref().map(|s| s.0.as_str()),
+                    "a refresh token from `now-playing auth` (or point TOKEN_FILE at a token file)",
+                )
+                .into(),
+        };
+        SpotifyConfig {
+            client_id: client.client_id,
+            client_secret: client.client_secret,
+            refresh_token,
+            refresh_token_obtained_at: obtained_at,
+            accounts_url: client.accounts_url,
+            api_url,
+            token_file,
+        }
+    }
+}
+
+impl ServerSettings {
+    fn collect(&self, p: &mut Problems, source: Source) -> Config {
         let d = Config::default();
         let host = p.parse(
             "HOST",
@@ -351,64 +510,36 @@ impl Settings {
                 _ => None,
             },
         );
-        let accounts_url = p.parse(
-            "SPOTIFY_ACCOUNTS_URL",
-            self.accounts_url.as_deref(),
-            Url::parse("https://accounts.spotify.com").expect("a valid default"),
-            "an http(s) base URL such as https://accounts.spotify.com",
-            parse_base_url,
-        );
-        let api_url = p.parse(
-            "SPOTIFY_API_URL",
-            self.api_url.as_deref(),
-            Url::parse("https://api.spotify.com").expect("a valid default"),
-            "an http(s) base URL such as https://api.spotify.com",
-            parse_base_url,
-        );
-        let refresh_token_obtained_at = p.parse(
-            "SPOTIFY_REFRESH_TOKEN_OBTAINED_AT",
-            self.refresh_token_obtained_at.as_deref(),
+        let public_url = p.parse(
+            "PUBLIC_URL",
+            self.public_url.as_deref(),
             None,
-            "an RFC 3339 time such as 2026-11-29T03:00:00Z",
-            |v| {
-                DateTime::parse_from_rfc3339(v)
-                    .ok()
-                    .map(|t| Some(t.with_timezone(&Utc)))
-            },
+            "this server's public base URL, such as https://np.example.com",
+            |v| parse_base_url(v).map(Some),
         );
-
-        let source = if demo {
-            Source::Demo
-        } else {
-            let client_id = p.required(
-                "SPOTIFY_CLIENT_ID",
-                self.client_id.as_deref(),
-                "your Spotify app's client id (developer.spotify.com/dashboard)",
-            );
-            let client_secret = p.required(
-                "SPOTIFY_CLIENT_SECRET",
-                self.client_secret.as_ref().map(|s| s.0.as_str()),
-                "your Spotify app's client secret",
-            );
-            let refresh_token = p.required(
-                "SPOTIFY_REFRESH_TOKEN",
-                self.refresh_token.as_ref().map(|s| s.0.as_str()),
-                "a refresh token from `now-playing auth`",
-            );
-            Source::Spotify(SpotifyConfig {
-                client_id,
-                client_secret: client_secret.into(),
-                refresh_token: refresh_token.into(),
-                refresh_token_obtained_at,
-                accounts_url,
-                api_url,
-            })
+        let admin_token = self
+            .admin_token
+            .as_ref()
+            .map(|t| t.0.trim())
+            .filter(|t| !t.is_empty());
+        let admin = match (admin_token, public_url) {
+            (None, _) => None,
+            (Some(token), _) if token.chars().count() < ADMIN_TOKEN_MIN => {
+                p.0.push(format!(
+                    "ADMIN_TOKEN is too short: use at least {ADMIN_TOKEN_MIN} characters (for example the output of `openssl rand -hex 24`)"
+                ));
+                None
+            }
+            (Some(_), None) => {
+                p.0.push("PUBLIC_URL is missing: ADMIN_TOKEN enables /auth/login, which needs this server's public base URL, such as https://np.example.com".into());
+                None
+            }
+            (Some(token), Some(public_url)) => Some(AdminConfig {
+                token: token.to_owned().into(),
+                public_url,
+            }),
         };
-
-        if !p.0.is_empty() {
-            return Err(ConfigError(p.0));
-        }
-        Ok(Config {
+        Config {
             source,
             host,
             port,
@@ -420,7 +551,18 @@ impl Settings {
             max_event_clients,
             metrics,
             log_format,
-        })
+            admin,
+        }
+    }
+}
+
+impl Problems {
+    fn finish<T>(self, value: T) -> Result<T, ConfigError> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigError(self.0))
+        }
     }
 }
 

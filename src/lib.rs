@@ -4,6 +4,8 @@
 //! JSON, HTML, SVG and events. Handlers never call Spotify; they ask the
 //! [`now_playing::NowPlayingService`], which owns the one shared cache.
 
+pub mod auth;
+pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -12,4 +14,5 @@ pub mod render;
 pub mod routes;
 pub mod spotify;
 pub mod startup;
+pub mod storage;
 pub mod telemetry;

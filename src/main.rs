@@ -26,6 +26,14 @@ fn main() -> ExitCode {
     };
     match Cli::parse().command() {
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Auth(args) => {
+            telemetry::init_quiet();
+            runtime.block_on(now_playing::auth::run(args))
+        }
+        Command::Check(args) => {
+            telemetry::init_quiet();
+            runtime.block_on(now_playing::check::run(args))
+        }
         Command::Healthcheck(args) => runtime.block_on(healthcheck(args)),
     }
 }

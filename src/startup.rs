@@ -11,8 +11,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Source};
 use crate::now_playing::NowPlayingService;
+use crate::routes::auth::Admin;
 
 /// How long in-flight requests get to finish once shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -26,6 +27,8 @@ pub struct AppState {
     pub cache_control: HeaderValue,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
+    /// `/auth/*`, when `ADMIN_TOKEN` is set and Spotify is the source.
+    pub admin: Option<Arc<Admin>>,
 }
 
 pub struct Application {
@@ -54,7 +57,14 @@ impl Application {
             .await
             .map_err(|source| StartupError::Bind { address, source })?;
         let ttl = config.cache_ttl.as_secs();
+        let admin = match (&config.admin, &config.source) {
+            (Some(admin), Source::Spotify(spotify)) => {
+                Some(Arc::new(Admin::new(admin, spotify, clock.clone())))
+            }
+            _ => None,
+        };
         let state = AppState {
+            admin,
             service: NowPlayingService::new(&config, clock),
             cache_control: HeaderValue::from_str(&format!(
                 "public, max-age={ttl}, stale-while-revalidate={ttl}"
@@ -96,6 +106,17 @@ impl Application {
             let service = state.service.clone();
             async move { service.warm_up().await }
         });
+        tokio::spawn({
+            let service = state.service.clone();
+            let hint = reauthorize_hint(&state);
+            let shutdown = shutdown.clone();
+            async move {
+                tokio::select! {
+                    () = service.watch_expiry(hint) => {},
+                    () = shutdown.cancelled() => {},
+                }
+            }
+        });
         tracing::info!(
             address = %listener.local_addr()?,
             demo = state.config.is_demo(),
@@ -113,6 +134,18 @@ impl Application {
                 Ok(())
             }
         }
+    }
+}
+
+/// What the owner can do about an expiring or dead refresh token, for log lines.
+fn reauthorize_hint(state: &AppState) -> String {
+    match &state.admin {
+        Some(admin) => format!(
+            "authorize again with `now-playing auth --write-env .env` or by opening {} (redirect URI to register: {})",
+            admin.redirect_uri().as_str().replace("/auth/callback", "/auth/login"),
+            admin.redirect_uri()
+        ),
+        None => "authorize again with `now-playing auth --write-env .env` (or set ADMIN_TOKEN and PUBLIC_URL to do it from /auth/login)".into(),
     }
 }
 

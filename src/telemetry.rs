@@ -36,3 +36,13 @@ pub fn init(format: LogFormat) {
     let _ =
         tracing::subscriber::set_global_default(subscriber(format, env_filter(), std::io::stderr));
 }
+
+/// For the commands a person runs in a terminal: warnings and errors only, unless `RUST_LOG` says otherwise.
+pub fn init_quiet() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing::subscriber::set_global_default(subscriber(
+        LogFormat::Pretty,
+        filter,
+        std::io::stderr,
+    ));
+}

@@ -85,6 +85,8 @@ pub struct Unavailable {
     pub message: String,
     /// When Spotify said to come back, if it did.
     pub retry_after: Option<Duration>,
+    /// When the refresh token expires, if the time it was authorized is known.
+    pub refresh_token_expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -318,6 +320,8 @@ pub struct UnavailableDocument<'a> {
     pub is_playing: bool,
     pub item: Option<()>,
     pub error: ErrorBody<'a>,
+    #[serde(serialize_with = "millis_opt", skip_serializing_if = "Option::is_none")]
+    pub refresh_token_expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize)]
@@ -336,6 +340,7 @@ impl Unavailable {
                 code: self.code,
                 message: &self.message,
             },
+            refresh_token_expires_at: self.refresh_token_expires_at,
         }
     }
 }

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::demo;
 use super::model::{ErrorCode, Item, NowPlaying, Unavailable, View};
+use crate::check::EXPIRY_WARNING;
 use crate::clock::Clock;
 use crate::config::{Config, Source};
 use crate::render::Memo;
@@ -131,6 +132,28 @@ impl NowPlayingService {
         Arc::clone(&self.0.latest.read().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// Logs a warning at start and once a day from [`EXPIRY_WARNING`] before the refresh
+    /// token's six-month expiry, when the time it was authorized is known. Runs forever.
+    pub async fn watch_expiry(&self, reauthorize_hint: String) {
+        let Upstream::Spotify(client) = &self.0.upstream else {
+            return;
+        };
+        loop {
+            if let Some(expires_at) = client.tokens().expires_at().await {
+                let left = expires_at - self.0.clock.utc();
+                if left <= EXPIRY_WARNING {
+                    tracing::warn!(
+                        refresh_token_expires_at = %expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        days_left = left.num_days(),
+                        "the Spotify refresh token {} (Spotify ends refresh tokens 6 months after authorization); {reauthorize_hint}",
+                        if left > chrono::Duration::zero() { "expires soon" } else { "has expired" }
+                    );
+                }
+            }
+            self.0.clock.sleep(Duration::from_secs(86_400)).await;
+        }
+    }
+
     /// Gets an access token now, outside any viewer's request, and logs the outcome.
     pub async fn warm_up(&self) {
         match &self.0.upstream {
@@ -180,7 +203,10 @@ impl Inner {
                 memory.last_good = Some((doc.clone(), now));
                 Snapshot::new(View::Ok(doc), now + self.ttl)
             }
-            Err(e) => self.on_error(e, memory, now),
+            Err(e) => {
+                let expires_at = client.tokens().expires_at().await;
+                self.on_error(e, memory, now, expires_at)
+            }
         }
     }
 
@@ -226,7 +252,13 @@ impl Inner {
         }
     }
 
-    fn on_error(&self, error: SpotifyError, memory: &Memory, now: Instant) -> Snapshot {
+    fn on_error(
+        &self,
+        error: SpotifyError,
+        memory: &Memory,
+        now: Instant,
+        refresh_token_expires_at: Option<DateTime<Utc>>,
+    ) -> Snapshot {
         let (code, retry_after) = match &error {
             SpotifyError::Auth(_) => (ErrorCode::SpotifyAuth, None),
             SpotifyError::RateLimited { retry_after } => (ErrorCode::RateLimited, *retry_after),
@@ -246,6 +278,7 @@ impl Inner {
                     ErrorCode::Upstream => "Spotify is not answering; try again later".into(),
                 },
                 retry_after,
+                refresh_token_expires_at,
             }),
         };
         Snapshot::new(view, refresh_after)

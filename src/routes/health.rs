@@ -1,5 +1,53 @@
-//! `/healthz`: the process serves. Never calls Spotify.
+//! `/healthz` (the process serves; never calls Spotify) and `/readyz` (the Spotify
+//! credentials work, read from the one shared cache).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::SecondsFormat;
+use serde_json::json;
+
+use crate::now_playing::View;
+use crate::spotify::token::TokenOutcome;
+use crate::startup::AppState;
 
 pub async fn healthz() -> &'static str {
     "ok"
+}
+
+/// 200 when the credentials work; 503 with `reason` (`invalid_grant`, `invalid_client`,
+/// `upstream`) when they do not. Asks Spotify no more than the shared cache does.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let Some(spotify) = state.service.spotify() else {
+        return ready(StatusCode::OK, json!({ "status": "ready", "demo": true }));
+    };
+    let snapshot = state.service.current().await;
+    let tokens = spotify.tokens();
+    let expires_at = tokens
+        .expires_at()
+        .await
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true));
+    let reason = match tokens.last_outcome().await {
+        Some(TokenOutcome::Rejected(failure)) => Some(failure.code()),
+        _ => match &snapshot.view {
+            View::Unavailable(_) => Some("upstream"),
+            View::Ok(doc) if doc.stale => Some("upstream"),
+            View::Ok(_) => None,
+        },
+    };
+    match reason {
+        None => ready(
+            StatusCode::OK,
+            json!({ "status": "ready", "refresh_token_expires_at": expires_at }),
+        ),
+        Some(reason) => ready(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "status": "unavailable", "reason": reason, "refresh_token_expires_at": expires_at }),
+        ),
+    }
+}
+
+fn ready(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }

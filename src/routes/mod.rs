@@ -2,6 +2,7 @@
 //! goes through (request log, compression, `nosniff`, CORS where it applies).
 
 pub mod assets;
+pub mod auth;
 pub mod cors;
 pub mod health;
 pub mod json;
@@ -32,6 +33,9 @@ pub fn router(state: AppState) -> Router {
         .route("/embed", get(widget::embed))
         .route("/now-playing/open", get(json::open))
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/auth/login", get(auth::login))
+        .route("/auth/callback", get(auth::callback))
         .route("/static/{*path}", get(assets::serve))
         .fallback(not_found)
         .layer(CompressionLayer::new())

@@ -101,7 +101,7 @@ impl SpotifyClient {
                     }
                     serde_json::from_slice(&body)
                         .map(Some)
-                        .map_err(|e| SpotifyError::Malformed(e.to_string()))
+                        .map_err(|e| SpotifyError::malformed(&e))
                 }
                 204 => Ok(None),
                 403 => Err(SpotifyError::Forbidden),
@@ -134,9 +134,17 @@ pub(crate) fn log_call<T>(
     result: &Result<T, SpotifyError>,
     elapsed: Duration,
 ) {
+    log_call_ref(endpoint, result.as_ref().map(|_| ()), elapsed);
+}
+
+pub(crate) fn log_call_ref(
+    endpoint: &'static str,
+    result: Result<(), &SpotifyError>,
+    elapsed: Duration,
+) {
     let elapsed_ms = elapsed.as_millis() as u64;
     match result {
-        Ok(_) => tracing::info!(endpoint, outcome = "ok", elapsed_ms, "spotify call"),
+        Ok(()) => tracing::info!(endpoint, outcome = "ok", elapsed_ms, "spotify call"),
         Err(e) => {
             tracing::warn!(endpoint, outcome = e.outcome(), elapsed_ms, error = %e, "spotify call failed")
         }

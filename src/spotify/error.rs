@@ -74,6 +74,17 @@ impl SpotifyError {
         }
     }
 
+    /// A body that is not the JSON expected. Only the kind and position of the problem are
+    /// kept: serde's messages can quote the input, and the input can be a token.
+    pub(crate) fn malformed(e: &serde_json::Error) -> Self {
+        Self::Malformed(format!(
+            "{:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    }
+
     /// A short outcome label for logs and metrics.
     pub fn outcome(&self) -> &'static str {
         match self {

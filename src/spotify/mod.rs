@@ -1,6 +1,7 @@
 //! The Spotify HTTP client: the access-token cache ([`token`]), the calls ([`client`]), serde
 //! mirrors of Spotify's JSON ([`types`]) and what can go wrong ([`error`]).
 
+pub mod authorize;
 pub mod client;
 pub mod error;
 pub mod token;

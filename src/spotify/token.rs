@@ -2,9 +2,10 @@
 //! reused until 60 s before they expire, concurrent callers share one refresh, and dead
 //! credentials are retried at most once a minute.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Months, Utc};
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
@@ -19,6 +20,15 @@ use crate::config::SpotifyConfig;
 pub const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 /// Dead credentials are tried again at most this often, in case the owner fixed them.
 pub const DEAD_RETRY: Duration = Duration::from_secs(60);
+/// Spotify refresh tokens expire this long after authorization; refreshing does not extend them.
+pub const REFRESH_TOKEN_LIFETIME: Months = Months::new(6);
+
+/// When a refresh token authorized at `obtained_at` stops working.
+pub fn refresh_token_expires_at(obtained_at: DateTime<Utc>) -> DateTime<Utc> {
+    obtained_at
+        .checked_add_months(REFRESH_TOKEN_LIFETIME)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
 
 pub struct TokenManager {
     http: reqwest::Client,
@@ -26,6 +36,7 @@ pub struct TokenManager {
     client_id: String,
     client_secret: SecretString,
     clock: Clock,
+    token_file: Option<PathBuf>,
     state: Mutex<TokenState>,
 }
 
@@ -67,6 +78,7 @@ impl TokenManager {
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             clock,
+            token_file: config.token_file.clone(),
             state: Mutex::new(TokenState {
                 refresh_token: config.refresh_token.clone(),
                 obtained_at: config.refresh_token_obtained_at,
@@ -93,6 +105,9 @@ impl TokenManager {
             return Err(SpotifyError::RateLimited {
                 retry_after: Some(until - now),
             });
+        }
+        if state.dead.is_some() {
+            self.reload_token_file(&mut state).await;
         }
 
         let form = [
@@ -123,6 +138,9 @@ impl TokenManager {
                 if let Some(rotated) = response.refresh_token {
                     tracing::info!("Spotify issued a new refresh token; using it from now on");
                     state.refresh_token = rotated;
+                    // The rotated token keeps the authorization time: refreshing does not
+                    // extend a refresh token's life.
+                    self.persist(&state).await;
                 }
                 state.last_outcome = Some(TokenOutcome::Ok);
                 Ok(token)
@@ -165,6 +183,78 @@ impl TokenManager {
         }
     }
 
+    /// Uses a new refresh token (from a fresh authorization) from now on, with the access
+    /// token that came with it, and keeps it in `TOKEN_FILE` when one is set.
+    pub async fn replace(
+        &self,
+        authorized: TokenResponse,
+        obtained_at: DateTime<Utc>,
+    ) -> Result<(), crate::storage::StorageError> {
+        let mut state = self.state.lock().await;
+        let now = self.clock.now();
+        if let Some(refresh_token) = authorized.refresh_token {
+            state.refresh_token = refresh_token;
+        }
+        state.obtained_at = Some(obtained_at);
+        state.access = Some(Access {
+            token: authorized.access_token,
+            refresh_at: now
+                + Duration::from_secs(authorized.expires_in.unwrap_or(3600))
+                    .saturating_sub(EXPIRY_MARGIN),
+            scope: authorized.scope,
+        });
+        state.dead = None;
+        state.rate_limited_until = None;
+        state.last_outcome = Some(TokenOutcome::Ok);
+        tracing::info!("authorized again: using the new refresh token");
+        match &self.token_file {
+            Some(path) => write_token_file(path.clone(), &state).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the current refresh token to `TOKEN_FILE`, logging a failure loudly: the
+    /// token in memory still works, but a restart would use the old one.
+    async fn persist(&self, state: &TokenState) {
+        match &self.token_file {
+            Some(path) => {
+                if let Err(e) = write_token_file(path.clone(), state).await {
+                    tracing::error!(
+                        "could not save the new refresh token: {e}; after a restart the old token will be used and may be refused"
+                    );
+                }
+            }
+            None => tracing::warn!(
+                "the new refresh token lives in memory only: set TOKEN_FILE so it survives a restart"
+            ),
+        }
+    }
+
+    /// After the credentials were refused, picks up a token the owner put into `TOKEN_FILE`.
+    async fn reload_token_file(&self, state: &mut TokenState) {
+        let Some(path) = self.token_file.clone() else {
+            return;
+        };
+        let read =
+            tokio::task::spawn_blocking(move || crate::storage::read_token_file(&path)).await;
+        if let Ok(Ok(Some(stored))) = read {
+            if stored.refresh_token.expose_secret() != state.refresh_token.expose_secret() {
+                tracing::info!("TOKEN_FILE holds a different refresh token; trying it");
+                state.refresh_token = stored.refresh_token;
+                state.obtained_at = stored.obtained_at;
+            }
+        }
+    }
+
+    /// When the refresh token expires, if the time it was authorized is known.
+    pub async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.state
+            .lock()
+            .await
+            .obtained_at
+            .map(refresh_token_expires_at)
+    }
+
     pub async fn last_outcome(&self) -> Option<TokenOutcome> {
         self.state.lock().await.last_outcome
     }
@@ -184,6 +274,24 @@ impl TokenManager {
     }
 }
 
+async fn write_token_file(
+    path: PathBuf,
+    state: &TokenState,
+) -> Result<(), crate::storage::StorageError> {
+    let token = state.refresh_token.clone();
+    let obtained_at = state.obtained_at;
+    tokio::task::spawn_blocking(move || {
+        crate::storage::write_token_file(&path, &token, obtained_at)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(crate::storage::StorageError::Write {
+            path: PathBuf::new(),
+            source: std::io::Error::other(e.to_string()),
+        })
+    })
+}
+
 /// `base` joined with `path`, keeping any path prefix of `base`.
 pub fn endpoint(base: &Url, path: &str) -> Url {
     let mut url = base.clone();
@@ -200,6 +308,20 @@ pub async fn token_request(
     client_secret: &SecretString,
     form: &[(&str, &str)],
 ) -> Result<TokenResponse, SpotifyError> {
+    post_token(http, token_url, client_id, client_secret, form)
+        .await
+        .map_err(|(e, _)| e)
+}
+
+/// As [`token_request`], with Spotify's `error_description` beside the error, for messages
+/// that tell a person what to fix.
+pub(crate) async fn post_token(
+    http: &reqwest::Client,
+    token_url: &Url,
+    client_id: &str,
+    client_secret: &SecretString,
+    form: &[(&str, &str)],
+) -> Result<TokenResponse, (SpotifyError, Option<String>)> {
     let started = std::time::Instant::now();
     let result = async {
         let response = http
@@ -208,27 +330,33 @@ pub async fn token_request(
             .form(form)
             .send()
             .await
-            .map_err(SpotifyError::from_reqwest)?;
+            .map_err(|e| (SpotifyError::from_reqwest(e), None))?;
         let status = response.status();
         let retry_after = super::client::retry_after(&response);
-        let body = response.bytes().await.map_err(SpotifyError::from_reqwest)?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| (SpotifyError::from_reqwest(e), None))?;
         if status.is_success() {
             return serde_json::from_slice::<TokenResponse>(&body)
-                .map_err(|e| SpotifyError::Malformed(e.to_string()));
+                .map_err(|e| (SpotifyError::malformed(&e), None));
         }
         if status.as_u16() == 429 {
-            return Err(SpotifyError::RateLimited { retry_after });
+            return Err((SpotifyError::RateLimited { retry_after }, None));
         }
-        let code = serde_json::from_slice::<AccountsError>(&body)
-            .ok()
-            .map(|e| e.error);
-        Err(match code.as_deref() {
+        let (code, description) = match serde_json::from_slice::<AccountsError>(&body) {
+            Ok(e) => (Some(e.error), e.error_description),
+            Err(_) => (None, None),
+        };
+        let error = match code.as_deref() {
             Some("invalid_grant") => SpotifyError::Auth(AuthFailure::InvalidGrant),
             Some("invalid_client") => SpotifyError::Auth(AuthFailure::InvalidClient),
             _ => SpotifyError::Status(status.as_u16()),
-        })
+        };
+        Err((error, description))
     }
     .await;
-    super::client::log_call("token", &result, started.elapsed());
+    let logged = result.as_ref().map(|_| ()).map_err(|(e, _)| e);
+    super::client::log_call_ref("token", logged, started.elapsed());
     result
 }

@@ -1,6 +1,6 @@
 //! Settings: every problem named at once, before binding; secrets never printed.
 
-use now_playing::config::{Settings, Source};
+use now_playing::config::{ServerSettings, Settings, Source, SpotifySettings};
 
 use crate::helpers::*;
 
@@ -26,22 +26,31 @@ async fn missing_credentials_stop_the_program_naming_every_variable() {
 #[tokio::test]
 async fn malformed_settings_are_all_reported_together() {
     let settings = Settings {
-        host: Some("not-an-ip".into()),
-        port: Some("99999".into()),
-        cache_ttl: Some("0".into()),
-        stale_max: Some("forever".into()),
-        show_recent: Some("maybe".into()),
-        cors_allow_origins: Some("blog.example.com/".into()),
-        frame_ancestors: Some("https://a.example; script-src *".into()),
-        max_event_clients: Some("-1".into()),
-        metrics: Some("sometimes".into()),
-        accounts_url: Some("ftp://accounts.example".into()),
-        api_url: Some("not a url".into()),
-        log_format: Some("xml".into()),
-        refresh_token_obtained_at: Some("last tuesday".into()),
-        ..Settings::default()
+        server: ServerSettings {
+            host: Some("not-an-ip".into()),
+            port: Some("99999".into()),
+            cache_ttl: Some("0".into()),
+            stale_max: Some("forever".into()),
+            show_recent: Some("maybe".into()),
+            cors_allow_origins: Some("blog.example.com/".into()),
+            frame_ancestors: Some("https://a.example; script-src *".into()),
+            max_event_clients: Some("-1".into()),
+            metrics: Some("sometimes".into()),
+            log_format: Some("xml".into()),
+            public_url: Some("blog".into()),
+            ..ServerSettings::default()
+        },
+        spotify: SpotifySettings {
+            client_id: Some("id".into()),
+            client_secret: Some(CLIENT_SECRET.parse().unwrap()),
+            refresh_token: Some(REFRESH_TOKEN.parse().unwrap()),
+            accounts_url: Some("ftp://accounts.example".into()),
+            api_url: Some("not a url".into()),
+            refresh_token_obtained_at: Some("last tuesday".into()),
+            ..SpotifySettings::default()
+        },
     };
-    let error = settings.resolve(true).unwrap_err().to_string();
+    let error = settings.resolve(false).unwrap_err().to_string();
     for var in [
         "HOST",
         "PORT",
@@ -56,26 +65,33 @@ async fn malformed_settings_are_all_reported_together() {
         "SPOTIFY_API_URL",
         "LOG_FORMAT",
         "SPOTIFY_REFRESH_TOKEN_OBTAINED_AT",
+        "PUBLIC_URL",
     ] {
         assert!(
             error.contains(&format!("  - {var}=")),
             "{var} missing from:\n{error}"
         );
     }
-    assert!(error.contains("13 settings to fix"), "{error}");
+    assert!(error.contains("14 settings to fix"), "{error}");
+    assert!(!error.contains(CLIENT_SECRET) && !error.contains(REFRESH_TOKEN));
 }
 
 #[tokio::test]
 async fn good_settings_resolve_to_the_config() {
     let settings = Settings {
-        client_id: Some("id".into()),
-        client_secret: Some(CLIENT_SECRET.parse().unwrap()),
-        refresh_token: Some(REFRESH_TOKEN.parse().unwrap()),
-        cache_ttl: Some("30".into()),
-        cors_allow_origins: Some("https://a.example, https://b.example:8443".into()),
-        frame_ancestors: Some("'self', https://*.example.com".into()),
-        show_recent: Some("false".into()),
-        ..Settings::default()
+        spotify: SpotifySettings {
+            client_id: Some("id".into()),
+            client_secret: Some(CLIENT_SECRET.parse().unwrap()),
+            refresh_token: Some(REFRESH_TOKEN.parse().unwrap()),
+            ..SpotifySettings::default()
+        },
+        server: ServerSettings {
+            cache_ttl: Some("30".into()),
+            cors_allow_origins: Some("https://a.example, https://b.example:8443".into()),
+            frame_ancestors: Some("'self', https://*.example.com".into()),
+            show_recent: Some("false".into()),
+            ..ServerSettings::default()
+        },
     };
     let config = settings.resolve(false).unwrap();
     assert_eq!(config.cache_ttl.as_secs(), 30);
@@ -94,10 +110,17 @@ async fn good_settings_resolve_to_the_config() {
 #[tokio::test]
 async fn debug_output_of_settings_and_config_never_shows_a_secret() {
     let settings = Settings {
-        client_id: Some("id".into()),
-        client_secret: Some(CLIENT_SECRET.parse().unwrap()),
-        refresh_token: Some(REFRESH_TOKEN.parse().unwrap()),
-        ..Settings::default()
+        spotify: SpotifySettings {
+            client_id: Some("id".into()),
+            client_secret: Some(CLIENT_SECRET.parse().unwrap()),
+            refresh_token: Some(REFRESH_TOKEN.parse().unwrap()),
+            ..SpotifySettings::default()
+        },
+        server: ServerSettings {
+            admin_token: Some("an-admin-token-of-some-length".parse().unwrap()),
+            public_url: Some("https://np.example.com".into()),
+            ..ServerSettings::default()
+        },
     };
     let config = settings.resolve(false).unwrap();
     for text in [

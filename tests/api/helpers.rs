@@ -69,6 +69,7 @@ pub fn spotify_config(spotify: &MockServer) -> SpotifyConfig {
         refresh_token_obtained_at: None,
         accounts_url: Url::parse(&spotify.uri()).unwrap(),
         api_url: Url::parse(&spotify.uri()).unwrap(),
+        token_file: None,
     }
 }
 

@@ -1,0 +1,133 @@
+//! `now-playing check`: refreshes the token and asks Spotify once, then says plainly what
+//! works, what does not and the command that fixes it. Exit 0 only when all is well.
+
+use std::process::ExitCode;
+
+use chrono::Utc;
+
+use crate::cli::CheckArgs;
+use crate::clock::Clock;
+use crate::config::Source;
+use crate::now_playing::NowPlaying;
+use crate::spotify::{AuthFailure, SpotifyClient, SpotifyError};
+
+/// From this long before the refresh token expires, the server and `check` warn.
+pub const EXPIRY_WARNING: chrono::Duration = chrono::Duration::days(14);
+
+pub async fn run(args: CheckArgs) -> ExitCode {
+    let config = match args.settings.resolve(false) {
+        Ok(config) => config,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Source::Spotify(spotify) = &config.source else {
+        return ExitCode::from(2);
+    };
+    let client = SpotifyClient::new(spotify, Clock::system());
+    let mut ok = true;
+    println!("now-playing check");
+
+    match client.tokens().access_token().await {
+        Ok(_) => {
+            println!("  ✓ credentials: Spotify accepted the client id, secret and refresh token")
+        }
+        Err(SpotifyError::Auth(failure)) => {
+            println!("  ✗ credentials: {}", failure.code());
+            println!(
+                "    fix: {}",
+                match failure {
+                    AuthFailure::InvalidGrant =>
+                        "the refresh token is expired or revoked: run `now-playing auth --write-env .env` (or open /auth/login on your server)",
+                    AuthFailure::InvalidClient =>
+                        "the client id or secret is wrong: copy both again from https://developer.spotify.com/dashboard",
+                }
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            println!("  ✗ credentials: could not be checked: {e}");
+            println!(
+                "    fix: check SPOTIFY_ACCOUNTS_URL and this machine's network, then try again"
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+
+    let scope = client.tokens().scope().await.unwrap_or_default();
+    let has = |s: &str| scope.split_whitespace().any(|granted| granted == s);
+    if !has("user-read-currently-playing") {
+        ok = false;
+        println!("  ✗ scopes: {scope:?} lacks user-read-currently-playing");
+        println!("    fix: run `now-playing auth --write-env .env` (it asks for the right scopes)");
+    } else if !has("user-read-recently-played") {
+        ok &= !config.show_recent;
+        println!(
+            "  ! scopes: {scope} (no user-read-recently-played: the last played track cannot be shown)"
+        );
+        println!("    fix: run `now-playing auth --write-env .env`, or set SHOW_RECENT=false");
+    } else {
+        println!("  ✓ scopes: {scope}");
+    }
+
+    match client.currently_playing().await {
+        Ok(answer) => match answer.and_then(|a| NowPlaying::from_spotify(a, Utc::now())) {
+            Some(doc) => match &doc.item {
+                Some(item) => println!(
+                    "  ✓ Spotify answered: {} \"{}\" by {}",
+                    if doc.is_playing {
+                        "playing"
+                    } else {
+                        "paused on"
+                    },
+                    item.title,
+                    item.artist_line()
+                ),
+                None => println!(
+                    "  ✓ Spotify answered: playing something it does not describe (an ad?)"
+                ),
+            },
+            None => println!("  ✓ Spotify answered: nothing is playing right now"),
+        },
+        Err(e) => {
+            ok = false;
+            println!("  ✗ Spotify's currently-playing failed: {e}");
+            if matches!(e, SpotifyError::Forbidden) {
+                println!(
+                    "    fix: in development mode, add your Spotify account under the app's User Management, and note that Spotify requires the app owner to have Premium"
+                );
+            }
+        }
+    }
+
+    match client.tokens().expires_at().await {
+        Some(expires) => {
+            let left = expires - Utc::now();
+            let date = expires.format("%Y-%m-%d");
+            if left <= EXPIRY_WARNING {
+                println!(
+                    "  ! refresh token: expires {date} (in {} days)",
+                    left.num_days().max(0)
+                );
+                println!("    fix: run `now-playing auth --write-env .env` before then");
+            } else {
+                println!(
+                    "  ✓ refresh token: expires {date} (in {} days)",
+                    left.num_days()
+                );
+            }
+        }
+        None => println!(
+            "  ? refresh token: expiry unknown (set SPOTIFY_REFRESH_TOKEN_OBTAINED_AT; `now-playing auth` writes it)"
+        ),
+    }
+
+    if ok {
+        println!("All good.");
+        ExitCode::SUCCESS
+    } else {
+        println!("Not ready: fix what is marked ✗ above.");
+        ExitCode::FAILURE
+    }
+}

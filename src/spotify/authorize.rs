@@ -1,0 +1,133 @@
+//! Spotify's authorization code flow, shared by `now-playing auth` and `/auth/*`: the
+//! authorize URL, the `state` that ties a callback to it, and the code exchange.
+
+use std::net::IpAddr;
+
+use reqwest::Url;
+
+use super::error::{AuthFailure, SpotifyError};
+use super::token::{endpoint, post_token};
+use super::types::TokenResponse;
+use crate::config::ClientConfig;
+
+/// What the widget needs: the current track, and the last one when nothing plays.
+pub const DEFAULT_SCOPES: &str = "user-read-currently-playing user-read-recently-played";
+pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8888/callback";
+
+/// A fresh random `state`: 128 bits, hex.
+pub fn random_state() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The page where the owner grants access; Spotify then redirects to `redirect_uri`.
+pub fn authorize_url(
+    accounts_url: &Url,
+    client_id: &str,
+    redirect_uri: &Url,
+    scopes: &str,
+    state: &str,
+) -> Url {
+    let mut url = endpoint(accounts_url, "authorize");
+    url.query_pairs_mut()
+        .append_pair("client_id", client_id)
+        .append_pair("response_type", "code")
+        .append_pair("redirect_uri", redirect_uri.as_str())
+        .append_pair("scope", scopes)
+        .append_pair("state", state)
+        .append_pair("show_dialog", "true");
+    url
+}
+
+/// Checks a redirect URI against Spotify's rules: `https`, or plain `http` only on a
+/// loopback IP literal; never `localhost`, which Spotify rejects.
+pub fn check_redirect_uri(uri: &str) -> Result<Url, String> {
+    let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not a URL: {e}"))?;
+    let host = url.host_str().unwrap_or_default();
+    if host.eq_ignore_ascii_case("localhost") {
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        return Err(format!(
+            "Spotify rejects `localhost` in redirect URIs. Use the loopback IP instead: http://127.0.0.1{port}{} (register that exact URI in the Spotify dashboard)",
+            url.path()
+        ));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback_ip(&url) => Ok(url),
+        "http" => Err(format!(
+            "{uri} uses plain http on a host that is not a loopback IP: Spotify accepts http only for http://127.0.0.1:PORT/... or http://[::1]:PORT/...; use https for anything else"
+        )),
+        other => Err(format!(
+            "{uri} has scheme {other}: a redirect URI must be https (or http on 127.0.0.1)"
+        )),
+    }
+}
+
+pub fn is_loopback_ip(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        _ => false,
+    }
+}
+
+/// Why a code could not be exchanged, with what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    #[error(
+        "Spotify refused the client id or secret (invalid_client): copy both again from your app's settings at https://developer.spotify.com/dashboard"
+    )]
+    InvalidClient,
+    #[error(
+        "Spotify refused the redirect URI (invalid_grant: {0}): the redirect URI must be exactly the one registered in the dashboard and used for the authorize URL"
+    )]
+    RedirectMismatch(String),
+    #[error(
+        "Spotify refused the code (invalid_grant{0}): it was already used, has expired (codes last a few minutes) or was copied wrong; run `now-playing auth` again"
+    )]
+    InvalidCode(String),
+    #[error("the token exchange failed: {0}")]
+    Spotify(SpotifyError),
+}
+
+/// Trades an authorization code for tokens (`grant_type=authorization_code`).
+pub async fn exchange_code(
+    http: &reqwest::Client,
+    client: &ClientConfig,
+    code: &str,
+    redirect_uri: &Url,
+) -> Result<TokenResponse, ExchangeError> {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri.as_str()),
+    ];
+    let token_url = endpoint(&client.accounts_url, "api/token");
+    match post_token(
+        http,
+        &token_url,
+        &client.client_id,
+        &client.client_secret,
+        &form,
+    )
+    .await
+    {
+        Ok(tokens) => Ok(tokens),
+        Err((SpotifyError::Auth(AuthFailure::InvalidClient), _)) => {
+            Err(ExchangeError::InvalidClient)
+        }
+        Err((SpotifyError::Auth(AuthFailure::InvalidGrant), description)) => {
+            let description = description.unwrap_or_default();
+            // The error code is the same for both; only the description tells them apart.
+            if description.to_ascii_lowercase().contains("redirect") {
+                Err(ExchangeError::RedirectMismatch(description))
+            } else if description.is_empty() {
+                Err(ExchangeError::InvalidCode(String::new()))
+            } else {
+                Err(ExchangeError::InvalidCode(format!(": {description}")))
+            }
+        }
+        Err((e, _)) => Err(ExchangeError::Spotify(e)),
+    }
+}
