@@ -13,18 +13,18 @@ use crate::startup::AppState;
 pub async fn now_playing(state: State<AppState>, headers: HeaderMap) -> Response {
     let snapshot = state.service.current().await;
     let mut response = cached_response(&state, &headers, snapshot.renders.json());
-    if let View::Unavailable(u) = &snapshot.view {
-        if u.code == ErrorCode::RateLimited {
-            let now = state.service.clock().now();
-            let secs = snapshot
-                .refresh_after
-                .saturating_duration_since(now)
-                .as_secs_f64()
-                .ceil() as u64;
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-        }
+    if let View::Unavailable(u) = &snapshot.view
+        && u.code == ErrorCode::RateLimited
+    {
+        let now = state.service.clock().now();
+        let secs = snapshot
+            .refresh_after
+            .saturating_duration_since(now)
+            .as_secs_f64()
+            .ceil() as u64;
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
     }
     response
 }

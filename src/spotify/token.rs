@@ -237,12 +237,12 @@ impl TokenManager {
         };
         let read =
             tokio::task::spawn_blocking(move || crate::storage::read_token_file(&path)).await;
-        if let Ok(Ok(Some(stored))) = read {
-            if stored.refresh_token.expose_secret() != state.refresh_token.expose_secret() {
-                tracing::info!("TOKEN_FILE holds a different refresh token; trying it");
-                state.refresh_token = stored.refresh_token;
-                state.obtained_at = stored.obtained_at;
-            }
+        if let Ok(Ok(Some(stored))) = read
+            && stored.refresh_token.expose_secret() != state.refresh_token.expose_secret()
+        {
+            tracing::info!("TOKEN_FILE holds a different refresh token; trying it");
+            state.refresh_token = stored.refresh_token;
+            state.obtained_at = stored.obtained_at;
         }
     }
 
