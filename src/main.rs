@@ -8,11 +8,11 @@ use now_playing::startup::{Application, shutdown_signal};
 use now_playing::telemetry;
 
 fn main() -> ExitCode {
-    if let Err(e) = dotenvy::from_path(now_playing::config::dotenv_path()) {
-        if !e.not_found() {
-            eprintln!("now-playing cannot start: .env could not be read: {e}");
-            return ExitCode::from(2);
-        }
+    if let Err(e) = dotenvy::from_path(now_playing::config::dotenv_path())
+        && !e.not_found()
+    {
+        eprintln!("now-playing cannot start: .env could not be read: {e}");
+        return ExitCode::from(2);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -263,13 +263,11 @@ impl Server {
         tokio::spawn(async move {
             let mut port_tx = Some(port_tx);
             while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(value) = serde_json::from_str::<Value>(&line) {
-                    if let Some(address) = value["address"].as_str() {
-                        if let Some(tx) = port_tx.take() {
-                            let _ = tx
-                                .send(address.rsplit(':').next().unwrap().parse::<u16>().unwrap());
-                        }
-                    }
+                if let Ok(value) = serde_json::from_str::<Value>(&line)
+                    && let Some(address) = value["address"].as_str()
+                    && let Some(tx) = port_tx.take()
+                {
+                    let _ = tx.send(address.rsplit(':').next().unwrap().parse::<u16>().unwrap());
                 }
                 collected.lock().unwrap().push(line);
             }
