@@ -20,12 +20,19 @@ pub const ROTATED_REFRESH_TOKEN: &str = "test-refresh-token-rotated-b81e";
 pub const ROTATED_ACCESS_TOKEN: &str = "test-access-token-rotated-77d2";
 
 /// Every secret the tests use; none may appear in logs or responses.
-pub const SECRETS: [&str; 5] = [
+pub const AUTHORIZED_REFRESH_TOKEN: &str = "test-refresh-token-authorized-0d4b";
+pub const AUTHORIZED_ACCESS_TOKEN: &str = "test-access-token-authorized-91ce";
+pub const ADMIN_TOKEN: &str = "test-admin-token-5b0c7e1d9a";
+
+pub const SECRETS: [&str; 8] = [
     CLIENT_SECRET,
     REFRESH_TOKEN,
     ACCESS_TOKEN,
     ROTATED_REFRESH_TOKEN,
     ROTATED_ACCESS_TOKEN,
+    AUTHORIZED_REFRESH_TOKEN,
+    AUTHORIZED_ACCESS_TOKEN,
+    ADMIN_TOKEN,
 ];
 
 pub const TRACK: &str = include_str!("../fixtures/spotify/currently_playing_track.json");
@@ -36,6 +43,8 @@ pub const UNKNOWN: &str = include_str!("../fixtures/spotify/currently_playing_un
 pub const RECENT: &str = include_str!("../fixtures/spotify/recently_played.json");
 pub const TOKEN: &str = include_str!("../fixtures/spotify/token_refresh.json");
 pub const TOKEN_ROTATED: &str = include_str!("../fixtures/spotify/token_refresh_rotated.json");
+pub const TOKEN_AUTHORIZED: &str =
+    include_str!("../fixtures/spotify/token_authorization_code.json");
 pub const INVALID_GRANT: &str = include_str!("../fixtures/spotify/error_invalid_grant.json");
 pub const INVALID_CLIENT: &str = include_str!("../fixtures/spotify/error_invalid_client.json");
 pub const ERROR_401: &str = include_str!("../fixtures/spotify/error_401.json");
@@ -310,4 +319,52 @@ pub fn spotify_env(spotify: &MockServer) -> Vec<(&'static str, String)> {
 
 pub fn as_env<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     pairs.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh scratch directory under the target directory.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Log lines written while the returned guard lives, on this thread: use with the
+/// current-thread test runtime, where the app's tasks run on the test's thread.
+pub fn capture_logs() -> (
+    tracing::subscriber::DefaultGuard,
+    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+) {
+    #[derive(Clone)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writer = Buffer(buffer.clone());
+    let subscriber = now_playing::telemetry::subscriber(
+        now_playing::config::LogFormat::Json,
+        tracing_subscriber::EnvFilter::new("info"),
+        move || writer.clone(),
+    );
+    (tracing::subscriber::set_default(subscriber), buffer)
+}
+
+pub fn logged(buffer: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>) -> String {
+    String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()
 }
