@@ -12,3 +12,4 @@ mod normalisation;
 mod operations;
 mod routes;
 mod spotify_client;
+mod token_lifecycle;
