@@ -61,6 +61,9 @@ pub struct SpotifyConfig {
     pub api_url: Url,
     /// Where the current refresh token is kept and rewritten when a new one arrives.
     pub token_file: Option<PathBuf>,
+    /// Replaces scheme, host and port of cover art URLs; `None` fetches them from Spotify's
+    /// image hosts as given (for tests).
+    pub images_url: Option<Url>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,6 +155,9 @@ pub struct SpotifySettings {
     /// Spotify Web API base URL
     #[arg(long, env = "SPOTIFY_API_URL")]
     pub api_url: Option<String>,
+    /// Base URL that replaces Spotify's image hosts when fetching cover art (for tests)
+    #[arg(long, env = "SPOTIFY_IMAGES_URL")]
+    pub images_url: Option<String>,
 }
 
 /// How the server serves.
@@ -393,6 +399,13 @@ impl SpotifySettings {
                     .map(|t| Some(t.with_timezone(&Utc)))
             },
         );
+        let images_url = p.parse(
+            "SPOTIFY_IMAGES_URL",
+            self.images_url.as_deref(),
+            None,
+            "an http(s) base URL, or unset to fetch cover art from Spotify's image hosts",
+            |v| parse_base_url(v).map(Some),
+        );
         let token_file = self
             .token_file
             .clone()
@@ -429,6 +442,7 @@ impl SpotifySettings {
             accounts_url: client.accounts_url,
             api_url,
             token_file,
+            images_url,
         }
     }
 }

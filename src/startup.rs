@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::{Config, Source};
 use crate::now_playing::NowPlayingService;
+use crate::now_playing::events::Events;
 use crate::routes::auth::Admin;
+use crate::spotify::images::Images;
 
 /// How long in-flight requests get to finish once shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -27,6 +29,10 @@ pub struct AppState {
     pub cache_control: HeaderValue,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
+    /// Cover art for the SVG card.
+    pub images: Arc<Images>,
+    /// Event streams and their poller.
+    pub events: Arc<Events>,
     /// `/auth/*`, when `ADMIN_TOKEN` is set and Spotify is the source.
     pub admin: Option<Arc<Admin>>,
 }
@@ -63,9 +69,17 @@ impl Application {
             }
             _ => None,
         };
+        let images_url = match &config.source {
+            Source::Spotify(spotify) => spotify.images_url.clone(),
+            Source::Demo => None,
+        };
+        let images = Arc::new(Images::new(images_url, clock.clone()));
+        let service = NowPlayingService::new(&config, clock);
         let state = AppState {
             admin,
-            service: NowPlayingService::new(&config, clock),
+            events: Events::new(service.clone(), config.max_event_clients),
+            images,
+            service,
             cache_control: HeaderValue::from_str(&format!(
                 "public, max-age={ttl}, stale-while-revalidate={ttl}"
             ))
@@ -105,6 +119,11 @@ impl Application {
         tokio::spawn({
             let service = state.service.clone();
             async move { service.warm_up().await }
+        });
+        tokio::spawn({
+            let events = Arc::clone(&state.events);
+            let shutdown = shutdown.clone();
+            async move { events.poll(shutdown).await }
         });
         tokio::spawn({
             let service = state.service.clone();

@@ -17,6 +17,9 @@ pub fn at(now: DateTime<Utc>) -> NowPlaying {
     let scene = (seconds / SCENE.as_secs()) % 6;
     let into_scene_ms =
         (seconds % SCENE.as_secs()) * 1000 + u64::from(now.timestamp_subsec_millis());
+    // Fixed within a scene, so that the same sample state stays the same state.
+    let scene_start =
+        DateTime::from_timestamp((seconds - seconds % SCENE.as_secs()) as i64, 0).unwrap_or(now);
     let playing = |item: Item, start_ms: u64, kind: PlayingType| NowPlaying {
         state: State::Playing,
         is_playing: true,
@@ -72,7 +75,7 @@ pub fn at(now: DateTime<Utc>) -> NowPlaying {
         },
         _ => NowPlaying::recent(
             track("Strobe", &["deadmau5"], "For Lack of a Better Name", "6B5SJ7Eu2wpN9r9jxfLS9z", 637_000),
-            Some(now - chrono::Duration::hours(2)),
+            Some(scene_start - chrono::Duration::hours(2)),
             now,
         ),
     }

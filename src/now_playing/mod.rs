@@ -2,6 +2,7 @@
 //! Spotify for it ([`service`]) and the built-in sample data of demo mode ([`demo`]).
 
 pub mod demo;
+pub mod events;
 pub mod model;
 pub mod service;
 

@@ -344,3 +344,36 @@ impl Unavailable {
         }
     }
 }
+
+/// A jump of more than this against the extrapolated progress counts as a seek.
+pub const SEEK_THRESHOLD_MS: u64 = 3000;
+
+impl View {
+    /// Whether `next` is worth an event for a client that last saw `self`: another item,
+    /// playing/paused, another state, staleness, or a seek of more than 3 s against the
+    /// progress extrapolated from `timestamp`. Progress moving on as expected is not.
+    pub fn changed_to(&self, next: &View) -> bool {
+        match (self, next) {
+            (View::Ok(a), View::Ok(b)) => {
+                a.state != b.state
+                    || a.is_playing != b.is_playing
+                    || a.playing_type != b.playing_type
+                    || a.stale != b.stale
+                    || a.item != b.item
+                    || a.played_at != b.played_at
+                    || seeked(a, b)
+            }
+            (View::Unavailable(a), View::Unavailable(b)) => a.code != b.code,
+            _ => true,
+        }
+    }
+}
+
+fn seeked(before: &NowPlaying, after: &NowPlaying) -> bool {
+    let measured_at = after.timestamp.unwrap_or(after.fetched_at);
+    match (before.progress_at(measured_at), after.progress_ms) {
+        (Some(expected), Some(actual)) => expected.abs_diff(actual) > SEEK_THRESHOLD_MS,
+        (None, None) => false,
+        _ => true,
+    }
+}

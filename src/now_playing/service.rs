@@ -3,11 +3,11 @@
 //! ask at once (single flight), serves the last good answer as `stale` while Spotify
 //! fails, and honours `Retry-After`.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 
 use super::demo;
@@ -49,7 +49,8 @@ struct Inner {
     ttl: Duration,
     stale_max: Duration,
     show_recent: bool,
-    latest: RwLock<Arc<Snapshot>>,
+    /// The last fetched state; every new one is also a change notification for event streams.
+    latest: watch::Sender<Arc<Snapshot>>,
     round: Mutex<Memory>,
 }
 
@@ -80,13 +81,21 @@ impl NowPlayingService {
             }
         };
         // Expired from the start, so the first viewer triggers the first fetch.
-        let empty = Snapshot::new(View::Ok(NowPlaying::idle(clock.utc())), clock.now());
+        let empty = Snapshot::new(
+            View::Unavailable(Unavailable {
+                code: ErrorCode::Upstream,
+                message: "Spotify has not answered yet".into(),
+                retry_after: None,
+                refresh_token_expires_at: None,
+            }),
+            clock.now(),
+        );
         Self(Arc::new(Inner {
             upstream,
             ttl: config.cache_ttl,
             stale_max: config.stale_max,
             show_recent: config.show_recent,
-            latest: RwLock::new(Arc::new(empty)),
+            latest: watch::Sender::new(Arc::new(empty)),
             round: Mutex::new(Memory::default()),
             clock,
         }))
@@ -129,7 +138,12 @@ impl NowPlayingService {
 
     /// The last fetched state, fresh or not, without calling Spotify.
     pub fn latest(&self) -> Arc<Snapshot> {
-        Arc::clone(&self.0.latest.read().unwrap_or_else(|e| e.into_inner()))
+        Arc::clone(&self.0.latest.borrow())
+    }
+
+    /// Every state fetched from now on, as it is fetched.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.0.latest.subscribe()
     }
 
     /// Logs a warning at start and once a day from [`EXPIRY_WARNING`] before the refresh
@@ -172,12 +186,12 @@ impl NowPlayingService {
 impl Inner {
     async fn refresh(&self) -> Arc<Snapshot> {
         let mut memory = self.round.lock().await;
-        let cached = Arc::clone(&self.latest.read().unwrap_or_else(|e| e.into_inner()));
+        let cached = Arc::clone(&self.latest.borrow());
         if self.clock.now() < cached.refresh_after {
             return cached;
         }
         let next = Arc::new(self.fetch(&mut memory).await);
-        *self.latest.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&next);
+        self.latest.send_replace(Arc::clone(&next));
         next
     }
 

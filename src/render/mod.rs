@@ -3,6 +3,7 @@
 
 pub mod html;
 pub mod params;
+pub mod svg;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -68,6 +69,7 @@ pub fn csp_hash(content: &str) -> String {
 pub enum Surface {
     Fragment,
     Embed,
+    Svg,
 }
 
 /// The representations of one state: JSON rendered up front (the hottest route), the

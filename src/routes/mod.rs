@@ -4,8 +4,10 @@
 pub mod assets;
 pub mod auth;
 pub mod cors;
+pub mod events;
 pub mod health;
 pub mod json;
+pub mod svg;
 pub mod widget;
 
 use std::time::Instant;
@@ -27,10 +29,12 @@ pub fn router(state: AppState) -> Router {
     let shared = Router::new()
         .route("/now-playing", get(json::now_playing))
         .route("/now-playing.html", get(widget::fragment))
+        .route("/now-playing/events", get(events::events))
         .layer(middleware::from_fn_with_state(cors, cors::layer));
     Router::new()
         .merge(shared)
         .route("/embed", get(widget::embed))
+        .route("/now-playing.svg", get(svg::card))
         .route("/now-playing/open", get(json::open))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -8,8 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::{cached_response, error_response};
+use crate::now_playing::View;
 use crate::render::html::{self, PageContext};
-use crate::render::{Surface, WidgetParams};
+use crate::render::{Rendered, Surface, WidgetParams};
 use crate::startup::AppState;
 
 pub async fn fragment(
@@ -17,7 +18,7 @@ pub async fn fragment(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    page(state, query, headers, Surface::Fragment).await
+    page(state, query, headers, Surface::Fragment, html::fragment).await
 }
 
 pub async fn embed(
@@ -25,7 +26,7 @@ pub async fn embed(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    page(state, query, headers, Surface::Embed).await
+    page(state, query, headers, Surface::Embed, html::embed).await
 }
 
 async fn page(
@@ -33,6 +34,7 @@ async fn page(
     query: HashMap<String, String>,
     headers: HeaderMap,
     surface: Surface,
+    render: fn(&View, &WidgetParams, &PageContext<'_>) -> Rendered,
 ) -> Response {
     let params = match WidgetParams::from_query(&query) {
         Ok(params) => params,
@@ -52,10 +54,7 @@ async fn page(
             ttl: state.service.ttl(),
             frame_ancestors: &state.config.frame_ancestors,
         };
-        match surface {
-            Surface::Fragment => html::fragment(&snapshot.view, &params, &ctx),
-            Surface::Embed => html::embed(&snapshot.view, &params, &ctx),
-        }
+        render(&snapshot.view, &params, &ctx)
     });
     cached_response(&state, &headers, &rendered)
 }

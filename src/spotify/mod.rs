@@ -4,6 +4,7 @@
 pub mod authorize;
 pub mod client;
 pub mod error;
+pub mod images;
 pub mod token;
 pub mod types;
 

@@ -79,6 +79,7 @@ pub fn spotify_config(spotify: &MockServer) -> SpotifyConfig {
         accounts_url: Url::parse(&spotify.uri()).unwrap(),
         api_url: Url::parse(&spotify.uri()).unwrap(),
         token_file: None,
+        images_url: Some(Url::parse(&spotify.uri()).unwrap()),
     }
 }
 

@@ -1,0 +1,49 @@
+//! `GET /now-playing/events`: Server-Sent Events. The current state at once as
+//! `event: now-playing` (the JSON of `/now-playing`), then one event per change, and a
+//! keep-alive comment every 15 s. 503 beyond `MAX_EVENT_CLIENTS`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+
+use super::error_response;
+use crate::startup::AppState;
+
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub async fn events(State(state): State<AppState>) -> Response {
+    let Some(client) = state.events.join() else {
+        let mut response = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_clients",
+            "too many open event streams; poll /now-playing instead",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, 30.into());
+        return response;
+    };
+    let snapshots = state.events.stream(client, state.shutdown.clone()).await;
+    let events = snapshots.map(|snapshot| {
+        let json = String::from_utf8_lossy(&snapshot.renders.json().body).into_owned();
+        Ok::<_, Infallible>(Event::default().event("now-playing").data(json))
+    });
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))
+        .into_response();
+    // Tell buffering reverse proxies (nginx) to pass events through at once.
+    response.headers_mut().insert(
+        "x-accel-buffering",
+        "no".parse().expect("a valid header value"),
+    );
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        "no-cache".parse().expect("a valid header value"),
+    );
+    response
+}

@@ -1,0 +1,77 @@
+//! `GET /now-playing.svg`: the card for README images. Always HTTP 200 with valid SVG, within
+//! [`DEADLINE`] whatever Spotify or its image hosts do, because README image proxies give up
+//! after about ten seconds and show a broken image.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use tokio::time::Instant;
+
+use super::{cached_response, error_response};
+use crate::render::{Surface, WidgetParams, svg};
+use crate::spotify::images::{Art, IMAGE_TIMEOUT};
+use crate::startup::AppState;
+
+/// The whole answer, at most.
+pub const DEADLINE: Duration = Duration::from_millis(3800);
+/// Waiting for the state, at most; the last known one is drawn after that.
+pub const STATE_WAIT: Duration = Duration::from_millis(2500);
+
+pub async fn card(
+    state: State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let params = match WidgetParams::from_query(&query) {
+        Ok(params) => params,
+        Err(bad) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                &bad.to_string(),
+            );
+        }
+    };
+    let started = Instant::now();
+    let snapshot = match tokio::time::timeout(STATE_WAIT, state.service.current()).await {
+        Ok(snapshot) => snapshot,
+        Err(_) => state.service.latest(),
+    };
+    let image = snapshot
+        .view
+        .now_playing()
+        .and_then(|doc| doc.item.as_ref())
+        .and_then(|item| item.image_url.as_deref())
+        .filter(|_| params.art);
+    let art = match image {
+        Some(url) => {
+            let wait = DEADLINE
+                .saturating_sub(started.elapsed())
+                .min(IMAGE_TIMEOUT);
+            state.images.get(url, wait).await
+        }
+        None => Art::Unavailable,
+    };
+    let render = || {
+        svg::card(
+            &snapshot.view,
+            &params,
+            &art,
+            state.service.clock().utc(),
+            state.service.is_demo(),
+        )
+    };
+    // A card drawn while its art is still on the way is not kept: the next one will have it.
+    let rendered = match art {
+        Art::Pending => std::sync::Arc::new(render()),
+        Art::Ready(_) | Art::Unavailable => {
+            snapshot
+                .renders
+                .get_or_render(Surface::Svg, &params, render)
+        }
+    };
+    cached_response(&state, &headers, &rendered)
+}
