@@ -30,14 +30,15 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Owner-only re-authorization (`/auth/*`), when `ADMIN_TOKEN` is set.
     pub admin: Option<AdminConfig>,
+    /// The server's public base URL, for `/auth/*` and the landing page's snippets.
+    pub public_url: Option<Url>,
 }
 
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
-    /// The HTTP Basic password of `/auth/login`.
+    /// The HTTP Basic password of `/auth/login`; Spotify redirects to
+    /// `PUBLIC_URL/auth/callback`, so [`Config::public_url`] is set too.
     pub token: SecretString,
-    /// The server's public base URL; Spotify redirects to `PUBLIC_URL/auth/callback`.
-    pub public_url: Url,
 }
 
 /// Where the now-playing state comes from.
@@ -94,6 +95,7 @@ impl Default for Config {
             metrics: true,
             log_format: LogFormat::Pretty,
             admin: None,
+            public_url: None,
         }
     }
 }
@@ -536,7 +538,7 @@ impl ServerSettings {
             .as_ref()
             .map(|t| t.0.trim())
             .filter(|t| !t.is_empty());
-        let admin = match (admin_token, public_url) {
+        let admin = match (admin_token, &public_url) {
             (None, _) => None,
             (Some(token), _) if token.chars().count() < ADMIN_TOKEN_MIN => {
                 p.0.push(format!(
@@ -548,9 +550,8 @@ impl ServerSettings {
                 p.0.push("PUBLIC_URL is missing: ADMIN_TOKEN enables /auth/login, which needs this server's public base URL, such as https://np.example.com".into());
                 None
             }
-            (Some(token), Some(public_url)) => Some(AdminConfig {
+            (Some(token), Some(_)) => Some(AdminConfig {
                 token: token.to_owned().into(),
-                public_url,
             }),
         };
         Config {
@@ -566,6 +567,7 @@ impl ServerSettings {
             metrics,
             log_format,
             admin,
+            public_url,
         }
     }
 }

@@ -63,10 +63,10 @@ impl Application {
             .await
             .map_err(|source| StartupError::Bind { address, source })?;
         let ttl = config.cache_ttl.as_secs();
-        let admin = match (&config.admin, &config.source) {
-            (Some(admin), Source::Spotify(spotify)) => {
-                Some(Arc::new(Admin::new(admin, spotify, clock.clone())))
-            }
+        let admin = match (&config.admin, &config.public_url, &config.source) {
+            (Some(admin), Some(public_url), Source::Spotify(spotify)) => Some(Arc::new(
+                Admin::new(admin, public_url, spotify, clock.clone()),
+            )),
             _ => None,
         };
         let images_url = match &config.source {

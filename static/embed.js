@@ -1,6 +1,8 @@
 // now-playing embed: keeps the server-rendered widget current without reloading the page.
-// It polls /now-playing every CACHE_TTL seconds, rebuilds the widget from the JSON with
-// textContent only (never innerHTML), and ticks the progress bar locally in between.
+// It listens to /now-playing/events (Server-Sent Events), falls back to polling /now-playing
+// every CACHE_TTL seconds while the stream is down and reconnects with backoff, rebuilds the
+// widget from the JSON with textContent only (never innerHTML), ticks the progress bar
+// locally in between, and does nothing while the page is hidden.
 (function () {
   "use strict";
   var body = document.body;
@@ -108,7 +110,7 @@
         img.referrerPolicy = "no-referrer";
         art.appendChild(img);
       } else {
-        art.appendChild(el("span", "np-art-ph np-hue-" + hue(w.title), w.episode ? "\uD83C\uDF99" : "\u266A"));
+        art.appendChild(el("span", "np-art-ph np-hue-" + hue(w.title), w.episode ? "\u25C9" : "\u266A"));
       }
       node.appendChild(art);
     }
@@ -169,23 +171,57 @@
     if (!isNaN(date)) skewMs = date - Date.now();
   }
 
+  var source = null;
+  var retry = null;
+  var backoffMs = 1000;
+
   function poll() {
     timer = null;
     fetch("/now-playing", { headers: { Accept: "application/json" }, cache: "no-cache" })
       .then(function (response) { readSkew(response); return response.json(); })
       .then(show)
       .catch(function () { /* keep showing what we have; try again next round */ })
-      .then(schedule);
+      .then(function () {
+        if (timer === null && source === null && !document.hidden) timer = setTimeout(poll, ttlMs);
+      });
   }
 
-  function schedule() {
-    if (timer === null && !document.hidden) timer = setTimeout(poll, ttlMs);
+  function stopPolling() {
+    clearTimeout(timer);
+    timer = null;
+  }
+
+  function connect() {
+    retry = null;
+    if (document.hidden) return;
+    if (!window.EventSource) { poll(); return; }
+    source = new EventSource("/now-playing/events");
+    source.addEventListener("now-playing", function (event) {
+      backoffMs = 1000;
+      stopPolling();
+      try { show(JSON.parse(event.data)); } catch (e) { /* a broken event changes nothing */ }
+    });
+    source.onerror = function () {
+      // The stream is down: poll meanwhile and try the stream again, waiting longer each time.
+      source.close();
+      source = null;
+      if (timer === null) poll();
+      retry = setTimeout(connect, backoffMs);
+      backoffMs = Math.min(backoffMs * 2, 60000);
+    };
+  }
+
+  function stop() {
+    if (source) { source.close(); source = null; }
+    clearTimeout(retry);
+    retry = null;
+    stopPolling();
   }
 
   document.addEventListener("visibilitychange", function () {
-    if (document.hidden) { clearTimeout(timer); timer = null; } else { poll(); }
+    if (document.hidden) { stop(); } else if (source === null && retry === null) { connect(); }
   });
-  setInterval(tick, 1000);
+  setInterval(function () { if (!document.hidden) tick(); }, 1000);
   tick();
-  schedule();
+  connect();
 })();

@@ -154,7 +154,7 @@ impl Widget {
             label: String::new(),
             hue: hue(&title),
             glyph: if item.kind == ItemKind::Episode {
-                "🎙"
+                "◉"
             } else {
                 "♪"
             },

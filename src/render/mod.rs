@@ -2,6 +2,7 @@
 //! once per fetched state and kept in the state's [`Memo`], with its strong `ETag`.
 
 pub mod html;
+pub mod landing;
 pub mod params;
 pub mod svg;
 

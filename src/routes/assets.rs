@@ -33,6 +33,8 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         asset!("widget.css", "text/css; charset=utf-8"),
         asset!("embed.js", "text/javascript; charset=utf-8"),
         asset!("favicon.svg", "image/svg+xml"),
+        asset!("landing.css", "text/css; charset=utf-8"),
+        asset!("landing.js", "text/javascript; charset=utf-8"),
     ]
     .into_iter()
     .map(|(name, content_type, bytes)| {

@@ -44,10 +44,15 @@ pub struct Admin {
 }
 
 impl Admin {
-    pub fn new(admin: &AdminConfig, spotify: &SpotifyConfig, clock: Clock) -> Self {
+    pub fn new(
+        admin: &AdminConfig,
+        public_url: &Url,
+        spotify: &SpotifyConfig,
+        clock: Clock,
+    ) -> Self {
         Self {
             password_digest: Sha256::digest(admin.token.expose_secret().as_bytes()).into(),
-            redirect_uri: endpoint(&admin.public_url, "auth/callback"),
+            redirect_uri: endpoint(public_url, "auth/callback"),
             client: ClientConfig {
                 client_id: spotify.client_id.clone(),
                 client_secret: spotify.client_secret.clone(),

@@ -7,6 +7,7 @@ pub mod cors;
 pub mod events;
 pub mod health;
 pub mod json;
+pub mod landing;
 pub mod svg;
 pub mod widget;
 
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(cors, cors::layer));
     Router::new()
         .merge(shared)
+        .route("/", get(landing::landing))
         .route("/embed", get(widget::embed))
         .route("/now-playing.svg", get(svg::card))
         .route("/now-playing/open", get(json::open))

@@ -67,7 +67,9 @@ pub struct TestApp {
     pub clock: Clock,
     pub http: reqwest::Client,
     pub shutdown: CancellationToken,
+    pub state: now_playing::startup::AppState,
     pending: std::sync::Mutex<Option<Application>>,
+    running: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
 }
 
 pub fn spotify_config(spotify: &MockServer) -> SpotifyConfig {
@@ -109,7 +111,10 @@ pub async fn spawn_with_config(spotify: MockServer, config: Config) -> TestApp {
         .await
         .expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
     TestApp {
+        state,
+        running: std::sync::Mutex::new(None),
         address,
         spotify,
         clock,
@@ -126,9 +131,28 @@ impl TestApp {
     /// The full URL of `path`, starting the server if it is not running yet.
     pub fn url(&self, path: &str) -> String {
         if let Some(app) = self.pending.lock().unwrap().take() {
-            tokio::spawn(app.run_until_stopped(self.shutdown.clone().cancelled_owned()));
+            let server =
+                tokio::spawn(app.run_until_stopped(self.shutdown.clone().cancelled_owned()));
+            *self.running.lock().unwrap() = Some(server);
         }
         format!("{}{path}", self.address)
+    }
+
+    /// Starts a graceful shutdown and waits for the server to end; returns how long it took.
+    pub async fn stop(&self) -> Duration {
+        let started = std::time::Instant::now();
+        self.shutdown.cancel();
+        let server = self
+            .running
+            .lock()
+            .unwrap()
+            .take()
+            .expect("the server was started");
+        server
+            .await
+            .expect("the server task ends")
+            .expect("the server ends cleanly");
+        started.elapsed()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -368,4 +392,84 @@ pub fn capture_logs() -> (
 
 pub fn logged(buffer: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>) -> String {
     String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()
+}
+
+/// Reads a `text/event-stream` response one event at a time, skipping comments.
+pub struct EventReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl From<reqwest::Response> for EventReader {
+    fn from(response: reqwest::Response) -> Self {
+        EventReader {
+            response,
+            buffer: String::new(),
+        }
+    }
+}
+
+impl EventReader {
+    pub async fn connect(app: &TestApp) -> EventReader {
+        let response = app
+            .http
+            .get(app.url("/now-playing/events"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        EventReader {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event's name and data; `None` when the stream ended.
+    pub async fn next(&mut self) -> Option<(String, Value)> {
+        tokio::time::timeout(Duration::from_secs(10), self.read())
+            .await
+            .expect("an event within 10 s")
+    }
+
+    async fn read(&mut self) -> Option<(String, Value)> {
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut name = String::new();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if !data.is_empty() {
+                    return Some((
+                        name,
+                        serde_json::from_str(&data).expect("event data is JSON"),
+                    ));
+                }
+            }
+            let chunk = self.response.chunk().await.ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+/// Waits (on real time, up to 5 s) until `done` holds: for effects in the server that
+/// follow a client's action, such as a dropped connection being noticed.
+pub async fn eventually<F, Fut>(what: &str, done: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

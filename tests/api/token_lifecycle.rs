@@ -350,8 +350,8 @@ fn admin_config(spotify: &MockServer) -> Config {
     let mut config = test_config(spotify);
     config.admin = Some(AdminConfig {
         token: ADMIN_TOKEN.to_owned().into(),
-        public_url: Url::parse("https://np.example.com").unwrap(),
     });
+    config.public_url = Some(Url::parse("https://np.example.com").unwrap());
     config
 }
 
@@ -491,6 +491,7 @@ async fn the_callback_swaps_in_the_new_token_and_saves_it() {
         .await;
     let mut config = resolve_with_file(&file, &spotify);
     config.admin = admin_config(&spotify).admin;
+    config.public_url = admin_config(&spotify).public_url;
     let app = spawn_with_config(spotify, config).await;
     assert_eq!(app.get_json("/now-playing").await.0, 503);
 

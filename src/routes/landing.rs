@@ -1,0 +1,71 @@
+//! `GET /`: the landing page, with snippets for the address the visitor used (or `PUBLIC_URL`).
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+
+use super::{cached_response, error_response};
+use crate::render::{WidgetParams, landing};
+use crate::startup::AppState;
+
+pub async fn landing(
+    state: State<AppState>,
+    Query(mut query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    // The picker's form sends checkboxes only when ticked.
+    if query.remove("picked").is_some() {
+        for flag in ["art", "progress"] {
+            query
+                .entry(flag.to_owned())
+                .or_insert_with(|| "false".into());
+        }
+    }
+    let params = match WidgetParams::from_query(&query) {
+        Ok(params) => params,
+        Err(bad) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                &bad.to_string(),
+            );
+        }
+    };
+    let base = base_url(&state, &headers);
+    let rendered = landing::page(&base, &params, state.service.is_demo());
+    let mut response = cached_response(&state, &headers, &rendered);
+    // The snippets depend on the Host header: no shared cache may keep them.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        "no-cache".parse().expect("a valid header value"),
+    );
+    response
+}
+
+/// `PUBLIC_URL`, or the scheme and host this request came in on. The host is checked so
+/// that a forged `Host` header cannot put markup into the snippets.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(public) = &state.config.public_url {
+        return public.as_str().trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+        })
+        .unwrap_or("localhost:8080");
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
