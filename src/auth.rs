@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::cli::AuthArgs;
 use crate::config::ClientConfig;
+use crate::metrics::Metrics;
 use crate::spotify::authorize::{self, ExchangeError};
 use crate::spotify::token::refresh_token_expires_at;
 use crate::spotify::types::TokenResponse;
@@ -52,9 +53,15 @@ async fn flow(args: &AuthArgs) -> Result<TokenResponse, String> {
 
     if let Some(code) = &args.code {
         eprintln!("Exchanging the code you pasted...");
-        return authorize::exchange_code(&http, &client, code.trim(), &redirect_uri)
-            .await
-            .map_err(|e| e.to_string());
+        return authorize::exchange_code(
+            &http,
+            &client,
+            code.trim(),
+            &redirect_uri,
+            &Metrics::new(),
+        )
+        .await
+        .map_err(|e| e.to_string());
     }
 
     let state = authorize::random_state();
@@ -189,7 +196,14 @@ async fn handle_callback(
             "Spotify's answer carried no code.",
         );
     };
-    let result = authorize::exchange_code(&cb.http, &cb.client, &code, &cb.redirect_uri).await;
+    let result = authorize::exchange_code(
+        &cb.http,
+        &cb.client,
+        &code,
+        &cb.redirect_uri,
+        &Metrics::new(),
+    )
+    .await;
     let response = match &result {
         Ok(_) => page(
             StatusCode::OK,

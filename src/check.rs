@@ -25,7 +25,7 @@ pub async fn run(args: CheckArgs) -> ExitCode {
     let Source::Spotify(spotify) = &config.source else {
         return ExitCode::from(2);
     };
-    let client = SpotifyClient::new(spotify, Clock::system());
+    let client = SpotifyClient::new(spotify, Clock::system(), crate::metrics::Metrics::new());
     let mut ok = true;
     println!("now-playing check");
 

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::{Config, Source};
+use crate::metrics::Metrics;
 use crate::now_playing::NowPlayingService;
 use crate::now_playing::events::Events;
 use crate::routes::auth::Admin;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub cache_control: HeaderValue,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
+    /// The Prometheus registry behind `/metrics`.
+    pub metrics: Metrics,
     /// Cover art for the SVG card.
     pub images: Arc<Images>,
     /// Event streams and their poller.
@@ -73,11 +76,13 @@ impl Application {
             Source::Spotify(spotify) => spotify.images_url.clone(),
             Source::Demo => None,
         };
-        let images = Arc::new(Images::new(images_url, clock.clone()));
-        let service = NowPlayingService::new(&config, clock);
+        let metrics = Metrics::new();
+        let images = Arc::new(Images::new(images_url, clock.clone(), metrics.clone()));
+        let service = NowPlayingService::new(&config, clock, metrics.clone());
         let state = AppState {
             admin,
-            events: Events::new(service.clone(), config.max_event_clients),
+            events: Events::new(service.clone(), config.max_event_clients, metrics.clone()),
+            metrics,
             images,
             service,
             cache_control: HeaderValue::from_str(&format!(

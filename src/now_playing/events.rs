@@ -12,12 +12,14 @@ use tokio_stream::wrappers::WatchStream;
 use tokio_util::sync::CancellationToken;
 
 use super::service::{NowPlayingService, Snapshot};
+use crate::metrics::Metrics;
 
 pub struct Events {
     service: NowPlayingService,
     clients: AtomicUsize,
     max_clients: usize,
     someone_listens: Notify,
+    metrics: Metrics,
 }
 
 /// One connected client; the count goes down when its stream is dropped.
@@ -25,14 +27,16 @@ pub struct Client(Arc<Events>);
 
 impl Drop for Client {
     fn drop(&mut self) {
-        self.0.clients.fetch_sub(1, Ordering::AcqRel);
+        let open = self.0.clients.fetch_sub(1, Ordering::AcqRel) - 1;
+        self.0.metrics.event_clients(open);
     }
 }
 
 impl Events {
-    pub fn new(service: NowPlayingService, max_clients: usize) -> Arc<Self> {
+    pub fn new(service: NowPlayingService, max_clients: usize, metrics: Metrics) -> Arc<Self> {
         Arc::new(Self {
             service,
+            metrics,
             clients: AtomicUsize::new(0),
             max_clients,
             someone_listens: Notify::new(),
@@ -55,6 +59,7 @@ impl Events {
         if !joined {
             return None;
         }
+        self.metrics.event_clients(self.clients());
         self.someone_listens.notify_one();
         Some(Client(Arc::clone(self)))
     }

@@ -15,6 +15,7 @@ use super::model::{ErrorCode, Item, NowPlaying, Unavailable, View};
 use crate::check::EXPIRY_WARNING;
 use crate::clock::Clock;
 use crate::config::{Config, Source};
+use crate::metrics::Metrics;
 use crate::render::Memo;
 use crate::spotify::{SpotifyClient, SpotifyError};
 
@@ -52,6 +53,7 @@ struct Inner {
     /// The last fetched state; every new one is also a change notification for event streams.
     latest: watch::Sender<Arc<Snapshot>>,
     round: Mutex<Memory>,
+    metrics: Metrics,
 }
 
 enum Upstream {
@@ -73,11 +75,11 @@ struct Recent {
 }
 
 impl NowPlayingService {
-    pub fn new(config: &Config, clock: Clock) -> Self {
+    pub fn new(config: &Config, clock: Clock, metrics: Metrics) -> Self {
         let upstream = match &config.source {
             Source::Demo => Upstream::Demo,
             Source::Spotify(spotify) => {
-                Upstream::Spotify(SpotifyClient::new(spotify, clock.clone()))
+                Upstream::Spotify(SpotifyClient::new(spotify, clock.clone(), metrics.clone()))
             }
         };
         // Expired from the start, so the first viewer triggers the first fetch.
@@ -98,6 +100,7 @@ impl NowPlayingService {
             latest: watch::Sender::new(Arc::new(empty)),
             round: Mutex::new(Memory::default()),
             clock,
+            metrics,
         }))
     }
 
@@ -124,7 +127,9 @@ impl NowPlayingService {
     /// by every caller waiting for it.
     pub async fn current(&self) -> Arc<Snapshot> {
         let cached = self.latest();
-        if self.0.clock.now() < cached.refresh_after {
+        let fresh = self.0.clock.now() < cached.refresh_after;
+        self.0.metrics.cache(fresh);
+        if fresh {
             return cached;
         }
         // The round runs in its own task, so a viewer who leaves mid-call cannot cancel the

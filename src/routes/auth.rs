@@ -248,6 +248,7 @@ pub async fn callback(
         &admin.client,
         &code,
         &admin.redirect_uri,
+        &state.metrics,
     )
     .await
     {

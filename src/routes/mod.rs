@@ -8,13 +8,14 @@ pub mod events;
 pub mod health;
 pub mod json;
 pub mod landing;
+pub mod metrics;
 pub mod svg;
 pub mod widget;
 
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +23,7 @@ use axum::routing::get;
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::metrics::{Metrics, Route};
 use crate::render::Rendered;
 use crate::startup::AppState;
 
@@ -32,7 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/now-playing.html", get(widget::fragment))
         .route("/now-playing/events", get(events::events))
         .layer(middleware::from_fn_with_state(cors, cors::layer));
-    Router::new()
+    let mut router = Router::new()
         .merge(shared)
         .route("/", get(landing::landing))
         .route("/embed", get(widget::embed))
@@ -42,26 +44,36 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/auth/login", get(auth::login))
         .route("/auth/callback", get(auth::callback))
-        .route("/static/{*path}", get(assets::serve))
+        .route("/static/{*path}", get(assets::serve));
+    if state.config.metrics {
+        router = router.route("/metrics", get(metrics::metrics));
+    }
+    router
         .fallback(not_found)
         .layer(CompressionLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            observe,
+        ))
         .with_state(state)
 }
 
-/// One log line per request; health checks only at debug level. The query is left out:
-/// it may carry an authorization code.
-async fn log_request(request: Request, next: Next) -> Response {
+/// One log line and one metric sample per request; health checks only at debug level. The
+/// query is left out: it may carry an authorization code.
+async fn observe(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let route = Route(request.extensions().get::<MatchedPath>().cloned());
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    let elapsed_us = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    metrics.request(route, status, elapsed);
+    let elapsed_us = elapsed.as_micros() as u64;
     if path == "/healthz" {
         tracing::debug!(%method, path, status, elapsed_us, "request");
     } else {

@@ -9,6 +9,7 @@ use super::error::{AuthFailure, SpotifyError};
 use super::token::{endpoint, post_token};
 use super::types::TokenResponse;
 use crate::config::ClientConfig;
+use crate::metrics::Metrics;
 
 /// What the widget needs: the current track, and the last one when nothing plays.
 pub const DEFAULT_SCOPES: &str = "user-read-currently-playing user-read-recently-played";
@@ -97,6 +98,7 @@ pub async fn exchange_code(
     client: &ClientConfig,
     code: &str,
     redirect_uri: &Url,
+    metrics: &Metrics,
 ) -> Result<TokenResponse, ExchangeError> {
     let form = [
         ("grant_type", "authorization_code"),
@@ -110,6 +112,7 @@ pub async fn exchange_code(
         &client.client_id,
         &client.client_secret,
         &form,
+        metrics,
     )
     .await
     {

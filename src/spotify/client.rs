@@ -12,6 +12,7 @@ use super::token::{TokenManager, endpoint};
 use super::types::{CurrentlyPlaying, PlayHistory, RecentlyPlayed};
 use crate::clock::Clock;
 use crate::config::SpotifyConfig;
+use crate::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct SpotifyClient {
@@ -19,10 +20,11 @@ pub struct SpotifyClient {
     currently_playing_url: Url,
     recently_played_url: Url,
     tokens: Arc<TokenManager>,
+    metrics: Metrics,
 }
 
 impl SpotifyClient {
-    pub fn new(config: &SpotifyConfig, clock: Clock) -> Self {
+    pub fn new(config: &SpotifyConfig, clock: Clock, metrics: Metrics) -> Self {
         let http = super::http_client();
         let mut currently_playing_url = endpoint(&config.api_url, "v1/me/player/currently-playing");
         currently_playing_url
@@ -33,7 +35,13 @@ impl SpotifyClient {
             .query_pairs_mut()
             .append_pair("limit", "1");
         Self {
-            tokens: Arc::new(TokenManager::new(http.clone(), config, clock)),
+            tokens: Arc::new(TokenManager::new(
+                http.clone(),
+                config,
+                clock,
+                metrics.clone(),
+            )),
+            metrics,
             http,
             currently_playing_url,
             recently_played_url,
@@ -110,7 +118,7 @@ impl SpotifyClient {
             }
         }
         .await;
-        log_call(name, &result, started.elapsed());
+        log_call(&self.metrics, name, &result, started.elapsed());
         result
     }
 }
@@ -130,18 +138,25 @@ pub(crate) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 
 /// One log line per Spotify call, with its outcome and duration.
 pub(crate) fn log_call<T>(
+    metrics: &Metrics,
     endpoint: &'static str,
     result: &Result<T, SpotifyError>,
     elapsed: Duration,
 ) {
-    log_call_ref(endpoint, result.as_ref().map(|_| ()), elapsed);
+    log_call_ref(metrics, endpoint, result.as_ref().map(|_| ()), elapsed);
 }
 
 pub(crate) fn log_call_ref(
+    metrics: &Metrics,
     endpoint: &'static str,
     result: Result<(), &SpotifyError>,
     elapsed: Duration,
 ) {
+    metrics.spotify_call(
+        endpoint,
+        result.err().map_or("ok", SpotifyError::outcome),
+        elapsed,
+    );
     let elapsed_ms = elapsed.as_millis() as u64;
     match result {
         Ok(()) => tracing::info!(endpoint, outcome = "ok", elapsed_ms, "spotify call"),

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::SpotifyError;
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::now_playing::model::is_spotify_image;
 
 pub const MAX_IMAGE_BYTES: usize = 1024 * 1024;
@@ -39,6 +40,7 @@ pub struct Images {
     /// Replaces scheme, host and port of image URLs (tests point it at a mock).
     base: Option<Url>,
     clock: Clock,
+    metrics: Metrics,
     cache: Mutex<Cache>,
 }
 
@@ -83,7 +85,7 @@ impl Cache {
 }
 
 impl Images {
-    pub fn new(base: Option<Url>, clock: Clock) -> Self {
+    pub fn new(base: Option<Url>, clock: Clock, metrics: Metrics) -> Self {
         let http = reqwest::Client::builder()
             .user_agent(super::USER_AGENT)
             .connect_timeout(IMAGE_TIMEOUT)
@@ -95,6 +97,7 @@ impl Images {
             http,
             base,
             clock,
+            metrics,
             cache: Mutex::new(Cache::default()),
         }
     }
@@ -110,8 +113,12 @@ impl Images {
         };
         let slot = self.slot(url);
         let http = self.http.clone();
-        let fetch =
-            tokio::spawn(async move { slot.get_or_init(|| fetch(http, target)).await.clone() });
+        let metrics = self.metrics.clone();
+        let fetch = tokio::spawn(async move {
+            slot.get_or_init(|| fetch(http, target, metrics))
+                .await
+                .clone()
+        });
         match tokio::time::timeout(wait, fetch).await {
             Ok(Ok(Some(data))) => {
                 self.account(url, data.len());
@@ -180,10 +187,10 @@ impl Images {
     }
 }
 
-async fn fetch(http: reqwest::Client, url: Url) -> Option<Arc<str>> {
+async fn fetch(http: reqwest::Client, url: Url, metrics: Metrics) -> Option<Arc<str>> {
     let started = std::time::Instant::now();
     let result = download(&http, url).await;
-    super::client::log_call("image", &result, started.elapsed());
+    super::client::log_call(&metrics, "image", &result, started.elapsed());
     result.ok()
 }
 

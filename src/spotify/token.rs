@@ -15,6 +15,7 @@ use super::error::{AuthFailure, SpotifyError};
 use super::types::{AccountsError, TokenResponse};
 use crate::clock::Clock;
 use crate::config::SpotifyConfig;
+use crate::metrics::Metrics;
 
 /// An access token is refreshed this long before Spotify says it expires.
 pub const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
@@ -37,6 +38,7 @@ pub struct TokenManager {
     client_secret: SecretString,
     clock: Clock,
     token_file: Option<PathBuf>,
+    metrics: Metrics,
     state: Mutex<TokenState>,
 }
 
@@ -71,9 +73,15 @@ pub enum TokenOutcome {
 }
 
 impl TokenManager {
-    pub fn new(http: reqwest::Client, config: &SpotifyConfig, clock: Clock) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        config: &SpotifyConfig,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             http,
+            metrics,
             token_url: endpoint(&config.accounts_url, "api/token"),
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
@@ -120,11 +128,13 @@ impl TokenManager {
             &self.client_id,
             &self.client_secret,
             &form,
+            &self.metrics,
         )
         .await;
         let now = self.clock.now();
         match result {
             Ok(response) => {
+                self.metrics.token_refreshed();
                 if state.dead.take().is_some() {
                     tracing::info!("Spotify accepts the credentials again");
                 }
@@ -307,8 +317,9 @@ pub async fn token_request(
     client_id: &str,
     client_secret: &SecretString,
     form: &[(&str, &str)],
+    metrics: &Metrics,
 ) -> Result<TokenResponse, SpotifyError> {
-    post_token(http, token_url, client_id, client_secret, form)
+    post_token(http, token_url, client_id, client_secret, form, metrics)
         .await
         .map_err(|(e, _)| e)
 }
@@ -321,6 +332,7 @@ pub(crate) async fn post_token(
     client_id: &str,
     client_secret: &SecretString,
     form: &[(&str, &str)],
+    metrics: &Metrics,
 ) -> Result<TokenResponse, (SpotifyError, Option<String>)> {
     let started = std::time::Instant::now();
     let result = async {
@@ -357,6 +369,6 @@ pub(crate) async fn post_token(
     }
     .await;
     let logged = result.as_ref().map(|_| ()).map_err(|(e, _)| e);
-    super::client::log_call_ref("token", logged, started.elapsed());
+    super::client::log_call_ref(metrics, "token", logged, started.elapsed());
     result
 }

@@ -178,6 +178,7 @@ async fn art_off_spotify_hosts_is_never_fetched() {
     let images = now_playing::spotify::images::Images::new(
         Some(app.spotify.uri().parse().unwrap()),
         app.clock.clone(),
+        now_playing::metrics::Metrics::new(),
     );
     for url in [
         "https://evil.example/image/x",

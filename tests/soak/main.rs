@@ -1,0 +1,1 @@
+//! Fault soak (written next).
