@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use chrono::Utc;
 use reqwest::Url;
 use secrecy::ExposeSecret;
@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use crate::cli::AuthArgs;
 use crate::config::ClientConfig;
 use crate::metrics::Metrics;
+use crate::render::html::message_page;
 use crate::spotify::authorize::{self, ExchangeError};
 use crate::spotify::token::refresh_token_expires_at;
 use crate::spotify::types::TokenResponse;
@@ -146,20 +147,13 @@ struct Callback {
     done: mpsc::Sender<Result<TokenResponse, String>>,
 }
 
-#[derive(serde::Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-}
-
 async fn handle_callback(
     State(cb): State<std::sync::Arc<Callback>>,
     uri: Uri,
-    Query(query): Query<CallbackQuery>,
+    Query(query): Query<authorize::CallbackQuery>,
 ) -> Response {
     if uri.path() != cb.path {
-        return page(
+        return message_page(
             StatusCode::NOT_FOUND,
             "Not here",
             "This is not the redirect URI that `now-playing auth` is waiting on.",
@@ -168,7 +162,7 @@ async fn handle_callback(
     // Constant-time is not needed: a wrong guess only gets this page, and the listener lives minutes.
     if query.state.as_deref() != Some(cb.state.as_str()) {
         eprintln!("(ignored a callback with a wrong `state`: not from the URL printed above)");
-        return page(
+        return message_page(
             StatusCode::BAD_REQUEST,
             "Wrong state",
             "This answer does not belong to the `now-playing auth` run in your terminal. Use the URL it printed.",
@@ -183,14 +177,14 @@ async fn handle_callback(
             )
         };
         let _ = cb.done.send(Err(message.clone())).await;
-        return page(
+        return message_page(
             StatusCode::OK,
             "Not authorized",
             &format!("now-playing: {message}. You can close this tab."),
         );
     }
     let Some(code) = query.code else {
-        return page(
+        return message_page(
             StatusCode::BAD_REQUEST,
             "No code",
             "Spotify's answer carried no code.",
@@ -205,12 +199,12 @@ async fn handle_callback(
     )
     .await;
     let response = match &result {
-        Ok(_) => page(
+        Ok(_) => message_page(
             StatusCode::OK,
             "Done",
             "now-playing has its refresh token. You can close this tab and go back to the terminal.",
         ),
-        Err(e) => page(
+        Err(e) => message_page(
             StatusCode::BAD_GATEWAY,
             "Failed",
             &format!("now-playing could not get a token: {e}"),
@@ -221,23 +215,6 @@ async fn handle_callback(
         .send(result.map_err(|e: ExchangeError| e.to_string()))
         .await;
     response
-}
-
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>now-playing: {}</title></head>\
-         <body style=\"font:16px system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em\">\
-         <h1>{}</h1><p>{}</p></body></html>",
-        escape(title),
-        escape(title),
-        escape(message)
-    );
-    (status, Html(body)).into_response()
 }
 
 /// Writes or prints the new refresh token and says what to do next.

@@ -9,7 +9,7 @@ use crate::cli::CheckArgs;
 use crate::clock::Clock;
 use crate::config::Source;
 use crate::now_playing::NowPlaying;
-use crate::spotify::{AuthFailure, SpotifyClient, SpotifyError};
+use crate::spotify::{SpotifyClient, SpotifyError};
 
 /// From this long before the refresh token expires, the server and `check` warn.
 pub const EXPIRY_WARNING: chrono::Duration = chrono::Duration::days(14);
@@ -35,15 +35,7 @@ pub async fn run(args: CheckArgs) -> ExitCode {
         }
         Err(SpotifyError::Auth(failure)) => {
             println!("  ✗ credentials: {}", failure.code());
-            println!(
-                "    fix: {}",
-                match failure {
-                    AuthFailure::InvalidGrant =>
-                        "the refresh token is expired or revoked: run `now-playing auth --write-env .env` (or open /auth/login on your server)",
-                    AuthFailure::InvalidClient =>
-                        "the client id or secret is wrong: copy both again from https://developer.spotify.com/dashboard",
-                }
-            );
+            println!("    fix: {}", failure.advice());
             return ExitCode::FAILURE;
         }
         Err(e) => {
@@ -55,7 +47,7 @@ pub async fn run(args: CheckArgs) -> ExitCode {
         }
     }
 
-    let scope = client.tokens().scope().await.unwrap_or_default();
+    let scope = client.tokens().scope().unwrap_or_default();
     let has = |s: &str| scope.split_whitespace().any(|granted| granted == s);
     if !has("user-read-currently-playing") {
         ok = false;
@@ -101,7 +93,7 @@ pub async fn run(args: CheckArgs) -> ExitCode {
         }
     }
 
-    match client.tokens().expires_at().await {
+    match client.tokens().expires_at() {
         Some(expires) => {
             let left = expires - Utc::now();
             let date = expires.format("%Y-%m-%d");
@@ -121,6 +113,23 @@ pub async fn run(args: CheckArgs) -> ExitCode {
         None => println!(
             "  ? refresh token: expiry unknown (set SPOTIFY_REFRESH_TOKEN_OBTAINED_AT; `now-playing auth` writes it)"
         ),
+    }
+
+    // Without TOKEN_FILE nothing else keeps a token Spotify replaced during this check.
+    if let Some(token) = client.tokens().rotated_refresh_token().await
+        && spotify.token_file.is_none()
+    {
+        ok = false;
+        println!(
+            "  ✗ Spotify replaced the refresh token during this check; the old one may no longer work."
+        );
+        println!(
+            "    fix: put this line in your .env (or set TOKEN_FILE, which keeps new tokens itself):"
+        );
+        println!(
+            "    SPOTIFY_REFRESH_TOKEN={}",
+            secrecy::ExposeSecret::expose_secret(&token)
+        );
     }
 
     if ok {

@@ -67,6 +67,17 @@ pub struct SpotifyConfig {
     pub images_url: Option<Url>,
 }
 
+impl SpotifyConfig {
+    /// The app's identity alone, for the authorization code flow.
+    pub fn client(&self) -> ClientConfig {
+        ClientConfig {
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            accounts_url: self.accounts_url.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AllowedOrigins {
     Any,
@@ -548,6 +559,14 @@ impl ServerSettings {
             }
             (Some(_), None) => {
                 p.0.push("PUBLIC_URL is missing: ADMIN_TOKEN enables /auth/login, which needs this server's public base URL, such as https://np.example.com".into());
+                None
+            }
+            (Some(_), Some(url))
+                if let Err(why) = crate::spotify::authorize::check_redirect_uri(
+                    crate::spotify::token::endpoint(url, "auth/callback").as_str(),
+                ) =>
+            {
+                p.0.push(format!("PUBLIC_URL cannot carry /auth/login: {why}"));
                 None
             }
             (Some(token), Some(_)) => Some(AdminConfig {

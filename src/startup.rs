@@ -163,20 +163,24 @@ impl Application {
 
 /// What the owner can do about an expiring or dead refresh token, for log lines.
 fn reauthorize_hint(state: &AppState) -> String {
-    match &state.admin {
-        Some(admin) => format!(
+    match (&state.admin, &state.config.public_url) {
+        (Some(admin), Some(public_url)) => format!(
             "authorize again with `now-playing auth --write-env .env` or by opening {} (redirect URI to register: {})",
-            admin.redirect_uri().as_str().replace("/auth/callback", "/auth/login"),
+            crate::spotify::token::endpoint(public_url, "auth/login"),
             admin.redirect_uri()
         ),
-        None => "authorize again with `now-playing auth --write-env .env` (or set ADMIN_TOKEN and PUBLIC_URL to do it from /auth/login)".into(),
+        _ => "authorize again with `now-playing auth --write-env .env` (or set ADMIN_TOKEN and PUBLIC_URL to do it from /auth/login)".into(),
     }
 }
 
 /// Completes on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
+    // A signal that cannot be listened for must not look like one that arrived.
     let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
     };
     #[cfg(unix)]
     let terminate = async {

@@ -62,10 +62,16 @@ pub fn read_token_file(path: &Path) -> Result<Option<StoredToken>, StorageError>
             });
         }
     };
-    // serde_json's messages name positions, never values, so no secret can leak here.
+    // Only the kind and place of the problem: serde's messages can quote the input, and
+    // the input is a secret.
     let token: StoredToken = serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt {
         path: path.into(),
-        reason: e.to_string(),
+        reason: format!(
+            "{:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
     })?;
     if token.refresh_token.expose_secret().trim().is_empty() {
         return Err(StorageError::Corrupt {

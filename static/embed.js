@@ -28,12 +28,26 @@
     return node;
   }
 
-  function safeUrl(url, prefixes) {
-    if (typeof url !== "string") return null;
-    for (var i = 0; i < prefixes.length; i++) {
-      if (url.indexOf(prefixes[i]) === 0) return url;
-    }
-    return null;
+  // The same rule as the server's: https, no credentials or port, on Spotify's domains.
+  function safeUrl(url, domains) {
+    var parsed;
+    try { parsed = new URL(url); } catch (e) { return null; }
+    if (parsed.protocol !== "https:" || parsed.username || parsed.password || parsed.port) return null;
+    var host = parsed.hostname.toLowerCase();
+    var ok = domains.some(function (domain) {
+      return host === domain || host.slice(-(domain.length + 1)) === "." + domain;
+    });
+    return ok ? parsed.href : null;
+  }
+
+  function placeholder(title, episode) {
+    return el("span", "np-art-ph np-hue-" + hue(title), episode ? "\u25C9" : "\u266A");
+  }
+
+  // Art that cannot load (blocked, gone) makes way for the placeholder.
+  function fallBack(img, title, episode) {
+    var swap = function () { img.replaceWith(placeholder(title, episode)); };
+    if (img.complete && img.naturalWidth === 0) swap(); else img.addEventListener("error", swap);
   }
 
   function ago(iso) {
@@ -71,8 +85,8 @@
     if (!item || (doc.state === "recent" && !opts.recent) || doc.state === "idle") return w;
     w.title = item.title || "Untitled";
     w.subtitle = (item.artists || []).join(", ");
-    w.url = safeUrl(item.url, ["https://open.spotify.com/"]);
-    w.image = safeUrl(item.image_url, ["https://i.scdn.co/", "https://mosaic.scdn.co/", "https://image-cdn-ak.spotifycdn.com/", "https://image-cdn-fa.spotifycdn.com/"]);
+    w.url = safeUrl(item.url, ["spotify.com"]);
+    w.image = safeUrl(item.image_url, ["scdn.co", "spotifycdn.com"]);
     w.episode = item.kind === "episode";
     if (doc.state === "recent") {
       w.state = "recent";
@@ -109,8 +123,9 @@
         img.src = w.image; img.alt = ""; img.width = 300; img.height = 300;
         img.referrerPolicy = "no-referrer";
         art.appendChild(img);
+        fallBack(img, w.title, w.episode);
       } else {
-        art.appendChild(el("span", "np-art-ph np-hue-" + hue(w.title), w.episode ? "\u25C9" : "\u266A"));
+        art.appendChild(placeholder(w.title, w.episode));
       }
       node.appendChild(art);
     }
@@ -221,6 +236,12 @@
   document.addEventListener("visibilitychange", function () {
     if (document.hidden) { stop(); } else if (source === null && retry === null) { connect(); }
   });
+  var first = root();
+  var firstImg = first && first.querySelector(".np-art img");
+  if (firstImg) {
+    var text = function (selector) { var node = first.querySelector(selector); return node ? node.textContent : ""; };
+    fallBack(firstImg, text(".np-title"), /podcast/.test(text(".np-label")));
+  }
   setInterval(function () { if (!document.hidden) tick(); }, 1000);
   tick();
   connect();

@@ -1,8 +1,6 @@
 //! Our own model of what plays, the JSON document of SPEC section 5, and the normalisation
 //! from Spotify's shapes into it. JSON, HTML, SVG and events all read this, never Spotify's JSON.
 
-use std::time::Duration;
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Url;
 use serde::{Serialize, Serializer};
@@ -83,8 +81,6 @@ pub enum View {
 pub struct Unavailable {
     pub code: ErrorCode,
     pub message: String,
-    /// When Spotify said to come back, if it did.
-    pub retry_after: Option<Duration>,
     /// When the refresh token expires, if the time it was authorized is known.
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
 }
@@ -182,7 +178,7 @@ impl NowPlaying {
             .as_ref()
             .and_then(|i| i.duration_ms)
             .unwrap_or(u64::MAX);
-        Some((progress + elapsed).min(duration))
+        Some(progress.saturating_add(elapsed).min(duration))
     }
 }
 

@@ -58,7 +58,7 @@ struct Inner {
 
 enum Upstream {
     Demo,
-    Spotify(SpotifyClient),
+    Spotify(Box<SpotifyClient>),
 }
 
 /// What a fetch round remembers from earlier rounds.
@@ -78,16 +78,17 @@ impl NowPlayingService {
     pub fn new(config: &Config, clock: Clock, metrics: Metrics) -> Self {
         let upstream = match &config.source {
             Source::Demo => Upstream::Demo,
-            Source::Spotify(spotify) => {
-                Upstream::Spotify(SpotifyClient::new(spotify, clock.clone(), metrics.clone()))
-            }
+            Source::Spotify(spotify) => Upstream::Spotify(Box::new(SpotifyClient::new(
+                spotify,
+                clock.clone(),
+                metrics.clone(),
+            ))),
         };
         // Expired from the start, so the first viewer triggers the first fetch.
         let empty = Snapshot::new(
             View::Unavailable(Unavailable {
                 code: ErrorCode::Upstream,
                 message: "Spotify has not answered yet".into(),
-                retry_after: None,
                 refresh_token_expires_at: None,
             }),
             clock.now(),
@@ -157,10 +158,18 @@ impl NowPlayingService {
         let Upstream::Spotify(client) = &self.0.upstream else {
             return;
         };
+        let mut first = true;
         loop {
-            if let Some(expires_at) = client.tokens().expires_at().await {
+            if let Some(expires_at) = client.tokens().expires_at() {
                 let left = expires_at - self.0.clock.utc();
-                if left <= EXPIRY_WARNING {
+                if left > EXPIRY_WARNING && first {
+                    tracing::info!(
+                        refresh_token_expires_at = %expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        days_left = left.num_days(),
+                        "the Spotify refresh token expires in {} days",
+                        left.num_days()
+                    );
+                } else if left <= EXPIRY_WARNING {
                     tracing::warn!(
                         refresh_token_expires_at = %expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                         days_left = left.num_days(),
@@ -169,6 +178,7 @@ impl NowPlayingService {
                     );
                 }
             }
+            first = false;
             self.0.clock.sleep(Duration::from_secs(86_400)).await;
         }
     }
@@ -223,7 +233,7 @@ impl Inner {
                 Snapshot::new(View::Ok(doc), now + self.ttl)
             }
             Err(e) => {
-                let expires_at = client.tokens().expires_at().await;
+                let expires_at = client.tokens().expires_at();
                 self.on_error(e, memory, now, expires_at)
             }
         }
@@ -296,7 +306,6 @@ impl Inner {
                     ErrorCode::RateLimited => "Spotify is rate limiting this server; try again later".into(),
                     ErrorCode::Upstream => "Spotify is not answering; try again later".into(),
                 },
-                retry_after,
                 refresh_token_expires_at,
             }),
         };

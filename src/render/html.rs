@@ -7,7 +7,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::params::{Background, Theme, WidgetParams};
+use super::params::{Theme, WidgetParams};
 use super::{Rendered, csp_hash};
 use crate::now_playing::model::{ItemKind, PlayingType};
 use crate::now_playing::{NowPlaying, State, View};
@@ -283,10 +283,7 @@ pub fn embed(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Rende
         css_href: &assets::href("widget.css"),
         js_href: &assets::href("embed.js"),
         inline_css,
-        bg: match params.bg {
-            Background::Theme => "theme",
-            Background::Transparent => "transparent",
-        },
+        bg: params.bg_name(),
         ttl: ctx.ttl.as_secs(),
         params,
         demo: ctx.demo,
@@ -299,4 +296,29 @@ pub fn embed(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Rende
         ctx.frame_ancestors
     );
     Rendered::new(StatusCode::OK, "text/html; charset=utf-8", body, Some(csp))
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+/// A small page that tells a person one thing (the `auth` callbacks), every word escaped.
+pub fn message_page(status: StatusCode, title: &str, message: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let body = MessagePage { title, message }.render().unwrap_or_default();
+    (
+        status,
+        [
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            ),
+        ],
+        axum::response::Html(body),
+    )
+        .into_response()
 }

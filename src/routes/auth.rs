@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
@@ -20,9 +20,35 @@ use tokio::time::Instant;
 use super::error_response;
 use crate::clock::Clock;
 use crate::config::{AdminConfig, ClientConfig, SpotifyConfig};
+use crate::render::html::message_page;
 use crate::spotify::authorize::{self, DEFAULT_SCOPES};
 use crate::spotify::token::{endpoint, refresh_token_expires_at};
 use crate::startup::AppState;
+
+/// The cookie that ties a `state` to the browser that asked for it.
+const COOKIE: &str = "np_auth";
+
+/// Failures are counted per IPv4 address and per IPv6 /64 (one host's usual allocation).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(v6) & !((1u128 << 64) - 1),
+        )),
+        v4 => v4,
+    }
+}
+
+/// The value of cookie `name` in the request.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
 
 /// How long a `state` handed out by `/auth/login` stays valid.
 pub const STATE_LIFETIME: Duration = Duration::from_secs(600);
@@ -39,8 +65,10 @@ pub struct Admin {
     client: ClientConfig,
     http: reqwest::Client,
     clock: Clock,
-    pending: Mutex<HashMap<String, Instant>>,
+    /// Issued states: when each expires, and the digest of the browser nonce it belongs to.
+    pending: Mutex<HashMap<String, (Instant, [u8; 32])>>,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    secure_cookie: bool,
 }
 
 impl Admin {
@@ -53,15 +81,12 @@ impl Admin {
         Self {
             password_digest: Sha256::digest(admin.token.expose_secret().as_bytes()).into(),
             redirect_uri: endpoint(public_url, "auth/callback"),
-            client: ClientConfig {
-                client_id: spotify.client_id.clone(),
-                client_secret: spotify.client_secret.clone(),
-                accounts_url: spotify.accounts_url.clone(),
-            },
+            client: spotify.client(),
             http: crate::spotify::http_client(),
             clock,
             pending: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            secure_cookie: public_url.scheme() == "https",
         }
     }
 
@@ -97,7 +122,7 @@ impl Admin {
     fn locked_out(&self, ip: IpAddr) -> Option<u64> {
         let now = self.clock.now();
         let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let (count, since) = failures.get(&ip)?;
+        let (count, since) = failures.get(&client_key(ip))?;
         let ends = *since + FAILURE_WINDOW;
         (*count >= MAX_FAILURES && now < ends).then(|| ends.duration_since(now).as_secs().max(1))
     }
@@ -107,38 +132,67 @@ impl Admin {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if failures.len() >= MAX_CLIENTS {
             failures.retain(|_, (_, since)| now < *since + FAILURE_WINDOW);
+            // Still full: the oldest record goes, so the map never grows past its bound.
+            if failures.len() >= MAX_CLIENTS
+                && let Some(oldest) = failures
+                    .iter()
+                    .min_by_key(|(_, (_, since))| *since)
+                    .map(|(ip, _)| *ip)
+            {
+                failures.remove(&oldest);
+            }
         }
-        let entry = failures.entry(ip).or_insert((0, now));
+        let entry = failures.entry(client_key(ip)).or_insert((0, now));
         if now >= entry.1 + FAILURE_WINDOW {
             *entry = (0, now);
         }
         entry.0 += 1;
     }
 
-    fn issue_state(&self) -> String {
+    /// A new `state` for Spotify and the nonce for the owner's browser (a cookie): the
+    /// callback needs both, so a leaked authorize URL is useless in another browser.
+    fn issue_state(&self) -> (String, String) {
         let state = authorize::random_state();
+        let nonce = authorize::random_state();
         let now = self.clock.now();
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.retain(|_, expires| now < *expires);
+        pending.retain(|_, (expires, _)| now < *expires);
         if pending.len() >= MAX_PENDING {
             // Forget the oldest: only the newest logins can still be completed.
             if let Some(oldest) = pending
                 .iter()
-                .min_by_key(|(_, e)| **e)
+                .min_by_key(|(_, (e, _))| *e)
                 .map(|(s, _)| s.clone())
             {
                 pending.remove(&oldest);
             }
         }
-        pending.insert(state.clone(), now + STATE_LIFETIME);
-        state
+        pending.insert(
+            state.clone(),
+            (
+                now + STATE_LIFETIME,
+                Sha256::digest(nonce.as_bytes()).into(),
+            ),
+        );
+        (state, nonce)
     }
 
-    /// True once for a state this server issued less than 10 minutes ago.
-    fn take_state(&self, state: &str) -> bool {
+    /// True once for a state this server issued less than 10 minutes ago to the browser
+    /// that presents `nonce`.
+    fn take_state(&self, state: &str, nonce: Option<&str>) -> bool {
         let now = self.clock.now();
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.remove(state).is_some_and(|expires| now < expires)
+        let Some((expires, digest)) = pending.remove(state) else {
+            return false;
+        };
+        let presented: [u8; 32] = Sha256::digest(nonce.unwrap_or_default().as_bytes()).into();
+        now < expires && bool::from(presented.ct_eq(&digest))
+    }
+
+    fn nonce_cookie(&self, nonce: &str, max_age: u64) -> HeaderValue {
+        let secure = if self.secure_cookie { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!("{COOKIE}={nonce}; Path=/auth/callback; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"))
+            .expect("hex and fixed text are a valid header value")
     }
 }
 
@@ -180,12 +234,13 @@ pub async fn login(
         )
             .into_response();
     }
+    let (state_param, nonce) = admin.issue_state();
     let url = authorize::authorize_url(
         &admin.client.accounts_url,
         &admin.client.client_id,
         &admin.redirect_uri,
         DEFAULT_SCOPES,
-        &admin.issue_state(),
+        &state_param,
     );
     match HeaderValue::from_str(url.as_str()) {
         Ok(location) => (
@@ -193,6 +248,10 @@ pub async fn login(
             [
                 (header::LOCATION, location),
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                (
+                    header::SET_COOKIE,
+                    admin.nonce_cookie(&nonce, STATE_LIFETIME.as_secs()),
+                ),
             ],
         )
             .into_response(),
@@ -204,31 +263,43 @@ pub async fn login(
     }
 }
 
-#[derive(serde::Deserialize)]
-pub struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-}
-
 /// Spotify's redirect: a known, unused `state` and a code become the new refresh token.
 pub async fn callback(
     State(state): State<AppState>,
-    Query(query): Query<CallbackQuery>,
+    Query(query): Query<authorize::CallbackQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let (Some(admin), Some(spotify)) = (&state.admin, state.service.spotify()) else {
         return not_found();
     };
-    if !query.state.as_deref().is_some_and(|s| admin.take_state(s)) {
-        return page(
+    let nonce = cookie(&headers, COOKIE);
+    if !query
+        .state
+        .as_deref()
+        .is_some_and(|s| admin.take_state(s, nonce))
+    {
+        return message_page(
             StatusCode::BAD_REQUEST,
             "Link expired",
-            "This authorization link is unknown, already used or older than 10 minutes. Start again at /auth/login.",
+            "This authorization link is unknown, already used, older than 10 minutes, or was opened in another browser than the one that started at /auth/login. Start again there.",
         );
     }
+    let mut response = finish(&state, admin, spotify, query).await;
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, admin.nonce_cookie("", 0));
+    response
+}
+
+async fn finish(
+    state: &AppState,
+    admin: &Admin,
+    spotify: &crate::spotify::SpotifyClient,
+    query: authorize::CallbackQuery,
+) -> Response {
     if let Some(error) = query.error {
         tracing::warn!(error, "re-authorization declined on Spotify's page");
-        return page(
+        return message_page(
             StatusCode::BAD_REQUEST,
             "Not authorized",
             &format!(
@@ -237,7 +308,7 @@ pub async fn callback(
         );
     }
     let Some(code) = query.code else {
-        return page(
+        return message_page(
             StatusCode::BAD_REQUEST,
             "No code",
             "Spotify's answer carried no code; nothing was changed.",
@@ -255,7 +326,7 @@ pub async fn callback(
         Ok(tokens) => tokens,
         Err(e) => {
             tracing::error!("re-authorization failed: {e}");
-            return page(
+            return message_page(
                 StatusCode::BAD_GATEWAY,
                 "Failed",
                 &format!("Nothing was changed: {e}"),
@@ -264,7 +335,7 @@ pub async fn callback(
     };
     let obtained_at = admin.clock.utc();
     match spotify.tokens().replace(tokens, obtained_at).await {
-        Ok(()) => page(
+        Ok(()) => message_page(
             StatusCode::OK,
             "Done",
             &format!(
@@ -274,7 +345,7 @@ pub async fn callback(
         ),
         Err(e) => {
             tracing::error!("the new refresh token is in use but could not be saved: {e}");
-            page(
+            message_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Authorized, not saved",
                 &format!(
@@ -287,30 +358,4 @@ pub async fn callback(
 
 fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "not_found", "no such page")
-}
-
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\">\
-         <title>now-playing: {t}</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
-         <body class=\"np-admin\"><h1>{t}</h1><p>{m}</p></body></html>",
-        t = escape(title),
-        m = escape(message),
-        css = super::assets::href("widget.css"),
-    );
-    (
-        status,
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
-        ],
-        Html(body),
-    )
-        .into_response()
 }

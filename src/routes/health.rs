@@ -26,9 +26,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     let tokens = spotify.tokens();
     let expires_at = tokens
         .expires_at()
-        .await
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true));
-    let reason = match tokens.last_outcome().await {
+    let reason = match tokens.last_outcome() {
         Some(TokenOutcome::Rejected(failure)) => Some(failure.code()),
         _ => match &snapshot.view {
             View::Unavailable(_) => Some("upstream"),

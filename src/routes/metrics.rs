@@ -8,11 +8,7 @@ use crate::startup::AppState;
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(spotify) = state.service.spotify() {
-        let expiry = spotify
-            .tokens()
-            .expires_at()
-            .await
-            .map_or(0, |t| t.timestamp());
+        let expiry = spotify.tokens().expires_at().map_or(0, |t| t.timestamp());
         state.metrics.refresh_token_expiry(expiry);
     }
     (

@@ -103,8 +103,14 @@ pub fn cached_response(
     request_headers: &HeaderMap,
     rendered: &Rendered,
 ) -> Response {
-    let cache_control = state.cache_control.clone();
-    if etag_matches(request_headers, &rendered.etag) {
+    // An error is not cached by anyone, and never answered with 304 (RFC 9110 13.2.1).
+    let success = rendered.status.is_success();
+    let cache_control = if success {
+        state.cache_control.clone()
+    } else {
+        HeaderValue::from_static("no-store")
+    };
+    if success && etag_matches(request_headers, &rendered.etag) {
         return (
             StatusCode::NOT_MODIFIED,
             [

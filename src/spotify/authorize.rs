@@ -73,6 +73,14 @@ pub fn is_loopback_ip(url: &Url) -> bool {
     }
 }
 
+/// The query Spotify sends back to a redirect URI.
+#[derive(Debug, serde::Deserialize)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+}
+
 /// Why a code could not be exchanged, with what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {

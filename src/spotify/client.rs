@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
 use super::error::SpotifyError;
 use super::token::{TokenManager, endpoint};
@@ -21,6 +22,9 @@ pub struct SpotifyClient {
     recently_played_url: Url,
     tokens: Arc<TokenManager>,
     metrics: Metrics,
+    clock: Clock,
+    /// After a 429 from the API: Spotify's limit is per app, so no API call at all before this.
+    not_before: Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
 impl SpotifyClient {
@@ -38,10 +42,12 @@ impl SpotifyClient {
             tokens: Arc::new(TokenManager::new(
                 http.clone(),
                 config,
-                clock,
+                clock.clone(),
                 metrics.clone(),
             )),
             metrics,
+            clock,
+            not_before: Arc::default(),
             http,
             currently_playing_url,
             recently_played_url,
@@ -73,15 +79,30 @@ impl SpotifyClient {
         name: &'static str,
         url: &Url,
     ) -> Result<Option<T>, SpotifyError> {
+        let now = self.clock.now();
+        let blocked = *self.not_before.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(until) = blocked.filter(|until| now < *until) {
+            return Err(SpotifyError::RateLimited {
+                retry_after: Some(until - now),
+            });
+        }
         let token = self.tokens.access_token().await?;
-        match self.get_once(name, url, &token).await {
+        let result = match self.get_once(name, url, &token).await {
             Err(SpotifyError::Status(401)) => {
                 self.tokens.invalidate(&token).await;
                 let token = self.tokens.access_token().await?;
                 self.get_once(name, url, &token).await
             }
             other => other,
+        };
+        if let Err(SpotifyError::RateLimited {
+            retry_after: Some(wait),
+        }) = &result
+        {
+            *self.not_before.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(self.clock.now() + *wait);
         }
+        result
     }
 
     async fn get_once<T: DeserializeOwned>(
@@ -133,7 +154,7 @@ pub(crate) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
         .trim()
         .parse::<u64>()
         .ok()
-        .map(Duration::from_secs)
+        .map(|secs| Duration::from_secs(secs).min(super::token::MAX_WAIT))
 }
 
 /// One log line per Spotify call, with its outcome and duration.

@@ -7,7 +7,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum SpotifyError {
     /// The token endpoint rejected the app or the refresh token; retrying will not help.
-    #[error("Spotify rejected the credentials: {0}")]
+    #[error("Spotify rejected the credentials ({0})")]
     Auth(AuthFailure),
     /// HTTP 429; no call before the delay has passed.
     #[error("Spotify is rate limiting this app (retry after {retry_after:?})")]
@@ -58,7 +58,8 @@ impl AuthFailure {
 
 impl std::fmt::Display for AuthFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code(), self.advice())
+        // The advice is logged once, where the credentials are found dead, not with every call.
+        f.write_str(self.code())
     }
 }
 
@@ -88,8 +89,7 @@ impl SpotifyError {
     /// A short outcome label for logs and metrics.
     pub fn outcome(&self) -> &'static str {
         match self {
-            Self::Auth(AuthFailure::InvalidGrant) => "invalid_grant",
-            Self::Auth(AuthFailure::InvalidClient) => "invalid_client",
+            Self::Auth(failure) => failure.code(),
             Self::RateLimited { .. } => "rate_limited",
             Self::Forbidden => "forbidden",
             Self::Status(_) => "status",

@@ -39,23 +39,32 @@ pub struct TokenManager {
     clock: Clock,
     token_file: Option<PathBuf>,
     metrics: Metrics,
+    /// Held across a refresh, so concurrent callers share it.
     state: Mutex<TokenState>,
+    /// What `/readyz`, `check` and the expiry watcher read, never held across a call, so
+    /// they never wait behind a refresh.
+    status: std::sync::Mutex<Status>,
 }
 
 struct TokenState {
     refresh_token: SecretString,
-    obtained_at: Option<DateTime<Utc>>,
     access: Option<Access>,
     dead: Option<Dead>,
     rate_limited_until: Option<Instant>,
-    /// What the last refresh attempt found, for `/readyz`.
+}
+
+#[derive(Default, Clone)]
+struct Status {
+    obtained_at: Option<DateTime<Utc>>,
     last_outcome: Option<TokenOutcome>,
+    scope: Option<String>,
+    /// Spotify handed out a new refresh token since start.
+    rotated: bool,
 }
 
 struct Access {
     token: SecretString,
     refresh_at: Instant,
-    scope: Option<String>,
 }
 
 struct Dead {
@@ -70,6 +79,17 @@ pub enum TokenOutcome {
     Rejected(AuthFailure),
     /// Spotify failed, timed out or rate limited: the credentials may still be fine.
     Upstream,
+}
+
+/// Longest access-token life and longest `Retry-After` believed: bounds what Spotify can
+/// make the service wait for (and keeps time arithmetic from overflowing).
+pub const MAX_WAIT: Duration = Duration::from_secs(86_400);
+
+/// When an access token that lives `expires_in` seconds from `now` should be refreshed.
+fn refresh_time(now: Instant, expires_in: Option<u64>) -> Instant {
+    let lifetime =
+        Duration::from_secs(expires_in.unwrap_or(3600)).clamp(EXPIRY_MARGIN * 2, MAX_WAIT);
+    now + lifetime - EXPIRY_MARGIN
 }
 
 impl TokenManager {
@@ -89,13 +109,19 @@ impl TokenManager {
             token_file: config.token_file.clone(),
             state: Mutex::new(TokenState {
                 refresh_token: config.refresh_token.clone(),
-                obtained_at: config.refresh_token_obtained_at,
                 access: None,
                 dead: None,
                 rate_limited_until: None,
-                last_outcome: None,
+            }),
+            status: std::sync::Mutex::new(Status {
+                obtained_at: config.refresh_token_obtained_at,
+                ..Status::default()
             }),
         }
+    }
+
+    fn status(&self) -> std::sync::MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A valid access token: the cached one, or a fresh one from the token endpoint. Callers
@@ -122,7 +148,7 @@ impl TokenManager {
             ("grant_type", "refresh_token"),
             ("refresh_token", state.refresh_token.expose_secret()),
         ];
-        let result = token_request(
+        let result = post_token(
             &self.http,
             &self.token_url,
             &self.client_id,
@@ -130,7 +156,8 @@ impl TokenManager {
             &form,
             &self.metrics,
         )
-        .await;
+        .await
+        .map_err(|(e, _)| e);
         let now = self.clock.now();
         match result {
             Ok(response) => {
@@ -138,21 +165,27 @@ impl TokenManager {
                 if state.dead.take().is_some() {
                     tracing::info!("Spotify accepts the credentials again");
                 }
-                let lifetime = Duration::from_secs(response.expires_in.unwrap_or(3600));
                 let token = response.access_token.clone();
                 state.access = Some(Access {
                     token: response.access_token,
-                    refresh_at: now + lifetime.saturating_sub(EXPIRY_MARGIN),
-                    scope: response.scope,
+                    refresh_at: refresh_time(now, response.expires_in),
                 });
-                if let Some(rotated) = response.refresh_token {
+                let rotated = response.refresh_token.is_some();
+                if let Some(new_token) = response.refresh_token {
                     tracing::info!("Spotify issued a new refresh token; using it from now on");
-                    state.refresh_token = rotated;
-                    // The rotated token keeps the authorization time: refreshing does not
-                    // extend a refresh token's life.
+                    state.refresh_token = new_token;
+                }
+                {
+                    let mut status = self.status();
+                    status.last_outcome = Some(TokenOutcome::Ok);
+                    status.scope = response.scope;
+                    status.rotated |= rotated;
+                }
+                if rotated {
+                    // The new token keeps the authorization time: refreshing does not extend
+                    // a refresh token's life.
                     self.persist(&state).await;
                 }
-                state.last_outcome = Some(TokenOutcome::Ok);
                 Ok(token)
             }
             Err(SpotifyError::Auth(failure)) => {
@@ -168,14 +201,21 @@ impl TokenManager {
                     failure,
                     retry_at: now + DEAD_RETRY,
                 });
-                state.last_outcome = Some(TokenOutcome::Rejected(failure));
+                self.status().last_outcome = Some(TokenOutcome::Rejected(failure));
                 Err(SpotifyError::Auth(failure))
             }
             Err(e) => {
                 if let SpotifyError::RateLimited { retry_after } = &e {
-                    state.rate_limited_until = Some(now + retry_after.unwrap_or(DEAD_RETRY));
+                    state.rate_limited_until =
+                        Some(now + retry_after.unwrap_or(DEAD_RETRY).min(MAX_WAIT));
                 }
-                state.last_outcome = Some(TokenOutcome::Upstream);
+                // Credentials known to be dead stay dead until Spotify says otherwise: the
+                // retry a minute later failing for another reason proves nothing.
+                if let Some(dead) = &mut state.dead {
+                    dead.retry_at = now + DEAD_RETRY;
+                    return Err(SpotifyError::Auth(dead.failure));
+                }
+                self.status().last_outcome = Some(TokenOutcome::Upstream);
                 Err(e)
             }
         }
@@ -201,24 +241,24 @@ impl TokenManager {
         obtained_at: DateTime<Utc>,
     ) -> Result<(), crate::storage::StorageError> {
         let mut state = self.state.lock().await;
-        let now = self.clock.now();
         if let Some(refresh_token) = authorized.refresh_token {
             state.refresh_token = refresh_token;
         }
-        state.obtained_at = Some(obtained_at);
         state.access = Some(Access {
             token: authorized.access_token,
-            refresh_at: now
-                + Duration::from_secs(authorized.expires_in.unwrap_or(3600))
-                    .saturating_sub(EXPIRY_MARGIN),
-            scope: authorized.scope,
+            refresh_at: refresh_time(self.clock.now(), authorized.expires_in),
         });
         state.dead = None;
         state.rate_limited_until = None;
-        state.last_outcome = Some(TokenOutcome::Ok);
+        {
+            let mut status = self.status();
+            status.obtained_at = Some(obtained_at);
+            status.last_outcome = Some(TokenOutcome::Ok);
+            status.scope = authorized.scope;
+        }
         tracing::info!("authorized again: using the new refresh token");
         match &self.token_file {
-            Some(path) => write_token_file(path.clone(), &state).await,
+            Some(path) => self.write_token_file(path.clone(), &state).await,
             None => Ok(()),
         }
     }
@@ -228,7 +268,7 @@ impl TokenManager {
     async fn persist(&self, state: &TokenState) {
         match &self.token_file {
             Some(path) => {
-                if let Err(e) = write_token_file(path.clone(), state).await {
+                if let Err(e) = self.write_token_file(path.clone(), state).await {
                     tracing::error!(
                         "could not save the new refresh token: {e}; after a restart the old token will be used and may be refused"
                     );
@@ -238,6 +278,26 @@ impl TokenManager {
                 "the new refresh token lives in memory only: set TOKEN_FILE so it survives a restart"
             ),
         }
+    }
+
+    async fn write_token_file(
+        &self,
+        path: PathBuf,
+        state: &TokenState,
+    ) -> Result<(), crate::storage::StorageError> {
+        let token = state.refresh_token.clone();
+        let obtained_at = self.status().obtained_at;
+        let written = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || crate::storage::write_token_file(&path, &token, obtained_at)
+        })
+        .await;
+        written.unwrap_or_else(|e| {
+            Err(crate::storage::StorageError::Write {
+                path,
+                source: std::io::Error::other(e.to_string()),
+            })
+        })
     }
 
     /// After the credentials were refused, picks up a token the owner put into `TOKEN_FILE`.
@@ -252,54 +312,31 @@ impl TokenManager {
         {
             tracing::info!("TOKEN_FILE holds a different refresh token; trying it");
             state.refresh_token = stored.refresh_token;
-            state.obtained_at = stored.obtained_at;
+            self.status().obtained_at = stored.obtained_at;
         }
     }
 
     /// When the refresh token expires, if the time it was authorized is known.
-    pub async fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.state
-            .lock()
-            .await
-            .obtained_at
-            .map(refresh_token_expires_at)
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.status().obtained_at.map(refresh_token_expires_at)
     }
 
-    pub async fn last_outcome(&self) -> Option<TokenOutcome> {
-        self.state.lock().await.last_outcome
+    pub fn last_outcome(&self) -> Option<TokenOutcome> {
+        self.status().last_outcome
     }
 
-    /// The scopes of the current access token, as the token endpoint listed them.
-    pub async fn scope(&self) -> Option<String> {
-        self.state
-            .lock()
-            .await
-            .access
-            .as_ref()
-            .and_then(|a| a.scope.clone())
+    /// The scopes Spotify listed with the last access token.
+    pub fn scope(&self) -> Option<String> {
+        self.status().scope.clone()
     }
 
-    pub async fn obtained_at(&self) -> Option<DateTime<Utc>> {
-        self.state.lock().await.obtained_at
+    /// The current refresh token, if Spotify replaced the configured one since start: for
+    /// `check`, which must show it when there is no `TOKEN_FILE` to keep it.
+    pub async fn rotated_refresh_token(&self) -> Option<SecretString> {
+        let rotated = self.status().rotated;
+        let state = self.state.lock().await;
+        rotated.then(|| state.refresh_token.clone())
     }
-}
-
-async fn write_token_file(
-    path: PathBuf,
-    state: &TokenState,
-) -> Result<(), crate::storage::StorageError> {
-    let token = state.refresh_token.clone();
-    let obtained_at = state.obtained_at;
-    tokio::task::spawn_blocking(move || {
-        crate::storage::write_token_file(&path, &token, obtained_at)
-    })
-    .await
-    .unwrap_or_else(|e| {
-        Err(crate::storage::StorageError::Write {
-            path: PathBuf::new(),
-            source: std::io::Error::other(e.to_string()),
-        })
-    })
 }
 
 /// `base` joined with `path`, keeping any path prefix of `base`.
@@ -310,22 +347,9 @@ pub fn endpoint(base: &Url, path: &str) -> Url {
     url
 }
 
-/// One POST to the token endpoint with HTTP Basic client authentication and a form body.
-pub async fn token_request(
-    http: &reqwest::Client,
-    token_url: &Url,
-    client_id: &str,
-    client_secret: &SecretString,
-    form: &[(&str, &str)],
-    metrics: &Metrics,
-) -> Result<TokenResponse, SpotifyError> {
-    post_token(http, token_url, client_id, client_secret, form, metrics)
-        .await
-        .map_err(|(e, _)| e)
-}
-
-/// As [`token_request`], with Spotify's `error_description` beside the error, for messages
-/// that tell a person what to fix.
+/// One POST to the token endpoint with HTTP Basic client authentication and a form body;
+/// Spotify's `error_description` comes beside the error, for messages that tell a person what
+/// to fix.
 pub(crate) async fn post_token(
     http: &reqwest::Client,
     token_url: &Url,

@@ -216,3 +216,25 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
         .unwrap();
     assert_eq!(response.headers()["content-encoding"], "br");
 }
+
+#[tokio::test]
+async fn an_error_is_never_cached_nor_answered_with_304() {
+    let app = spawn_app().await;
+    mount_token(&app.spotify, 1).await;
+    wiremock::Mock::given(wiremock::matchers::path(CURRENTLY_PLAYING))
+        .respond_with(json_status(429, ERROR_429).insert_header("retry-after", "60"))
+        .mount(&app.spotify)
+        .await;
+    let first = app.get("/now-playing").await;
+    assert_eq!(first.status().as_u16(), 503);
+    assert_eq!(first.headers()["cache-control"], "no-store");
+    let etag = first.headers()["etag"].clone();
+    let again = app
+        .http
+        .get(app.url("/now-playing"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 503);
+}

@@ -9,6 +9,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::*;
 
+/// The one-time code of the authorization code flow: a secret too.
+const AUTHORIZATION_CODE: &str = "test-authorization-code-6a1f";
+
 #[tokio::test]
 async fn sigterm_and_ctrl_c_let_in_flight_requests_finish_and_exit_zero() {
     for signal in ["TERM", "INT"] {
@@ -61,6 +64,15 @@ async fn sigterm_and_ctrl_c_let_in_flight_requests_finish_and_exit_zero() {
 #[tokio::test]
 async fn logs_and_responses_never_contain_a_secret() {
     let spotify = MockServer::start().await;
+    // The owner re-authorizes through /auth/login: a code exchanged for new tokens.
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .and(wiremock::matchers::body_string_contains(
+            "grant_type=authorization_code",
+        ))
+        .respond_with(json(TOKEN_AUTHORIZED))
+        .mount(&spotify)
+        .await;
     // A refresh that rotates the refresh token; a 401 that forces another refresh; a server
     // error whose body quotes the token; another 401, whose refresh finds the credentials dead.
     Mock::given(method("POST"))
@@ -104,6 +116,10 @@ async fn logs_and_responses_never_contain_a_secret() {
     env.push(("RUST_LOG", "trace".into()));
     env.push(("CACHE_TTL", "1".into()));
     env.push(("STALE_MAX", "0".into()));
+    env.push(("ADMIN_TOKEN", ADMIN_TOKEN.into()));
+    env.push(("PUBLIC_URL", "https://np.example.com".into()));
+    let token_file = scratch_dir("secrets").join("token.json");
+    env.push(("TOKEN_FILE", token_file.to_str().unwrap().to_owned()));
     let mut server = Server::start(&as_env(&env)).await;
 
     let mut bodies = String::new();
@@ -121,6 +137,57 @@ async fn logs_and_responses_never_contain_a_secret() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // A wrong password, then the owner's login and Spotify's redirect back with a code.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let wrong = http
+        .get(server.url("/auth/login"))
+        .basic_auth("owner", Some("not-the-token"))
+        .send()
+        .await
+        .unwrap();
+    bodies.push_str(&format!("{:?}", wrong.headers()));
+    bodies.push_str(&wrong.text().await.unwrap());
+    let login = http
+        .get(server.url("/auth/login"))
+        .basic_auth("owner", Some(ADMIN_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 302);
+    bodies.push_str(&format!("{:?}", login.headers()));
+    let location = reqwest::Url::parse(login.headers()["location"].to_str().unwrap()).unwrap();
+    let state = location
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let callback = http
+        .get(server.url(&format!(
+            "/auth/callback?code={AUTHORIZATION_CODE}&state={state}"
+        )))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(callback.status().as_u16(), 200);
+    bodies.push_str(&format!("{:?}", callback.headers()));
+    bodies.push_str(&callback.text().await.unwrap());
+    assert!(
+        std::fs::read_to_string(&token_file)
+            .unwrap()
+            .contains(AUTHORIZED_REFRESH_TOKEN)
+    );
     server.signal("TERM");
     server.child.wait().await.unwrap();
 
@@ -137,7 +204,7 @@ async fn logs_and_responses_never_contain_a_secret() {
         logs.contains("invalid_grant"),
         "the dead credentials are logged:\n{logs}"
     );
-    for secret in SECRETS {
+    for secret in SECRETS.iter().chain([&AUTHORIZATION_CODE]) {
         assert!(
             !logs.contains(secret),
             "{secret} leaked into the logs:\n{logs}"
@@ -196,11 +263,9 @@ async fn the_healthcheck_command_reports_the_server() {
         .unwrap();
     assert_eq!(ok.status.code(), Some(0));
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Bound but never answering, so no other test's server can take the port meanwhile.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = silent.local_addr().unwrap().port();
     let down = binary(&["healthcheck"], &[("PORT", &closed.to_string())])
         .output()
         .await

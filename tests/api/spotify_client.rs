@@ -402,3 +402,108 @@ async fn unknown_fields_and_removed_fields_do_not_break_parsing() {
     assert_eq!(doc["item"]["explicit"], false);
     assert_eq!(doc["item"]["image_url"], serde_json::Value::Null);
 }
+
+#[tokio::test]
+async fn dead_credentials_stay_dead_when_the_retry_fails_otherwise() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(json(TOKEN))
+        .up_to_n_times(1)
+        .mount(&app.spotify)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(json_status(400, INVALID_GRANT))
+        .up_to_n_times(1)
+        .mount(&app.spotify)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&app.spotify)
+        .await;
+    mount_playing(&app.spotify, TRACK, 1).await;
+
+    assert_eq!(app.get_json("/now-playing").await.0, 200);
+    app.advance(3600); // the access token needs a refresh: invalid_grant
+    assert_eq!(
+        app.get_json("/now-playing").await.1["error"]["code"],
+        "spotify_auth"
+    );
+    for _ in 0..12 {
+        app.advance(10); // the retry a minute later meets a 500
+        let (status, body) = app.get_json("/now-playing").await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (503, Some("spotify_auth")),
+            "not stale data"
+        );
+    }
+    assert_eq!(
+        app.calls_to(TOKEN_PATH).await,
+        4,
+        "one refresh, then one try a minute"
+    );
+}
+
+#[tokio::test]
+async fn an_absurd_retry_after_or_token_lifetime_cannot_break_the_cache() {
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(json(
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":18446744073709551615}"#,
+        ))
+        .expect(1)
+        .mount(&app.spotify)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(CURRENTLY_PLAYING))
+        .respond_with(
+            json_status(429, ERROR_429).insert_header("retry-after", "18446744073709551615"),
+        )
+        .expect(1)
+        .mount(&app.spotify)
+        .await;
+
+    for _ in 0..5 {
+        let response = app.get("/now-playing").await;
+        assert_eq!(response.status().as_u16(), 503);
+        let wait: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(wait > 0 && wait <= 86_400, "capped at a day: {wait}");
+        app.advance(60);
+    }
+}
+
+#[tokio::test]
+async fn a_429_on_recently_played_holds_every_call_until_retry_after() {
+    let app = spawn_app().await;
+    mount_token(&app.spotify, 1).await;
+    mount_playing(&app.spotify, "", 2).await;
+    // Asked at the start and once more when the window has passed.
+    mount_recent(
+        &app.spotify,
+        json_status(429, ERROR_429).insert_header("retry-after", "300"),
+        2,
+    )
+    .await;
+
+    assert_eq!(app.get_json("/now-playing").await.1["state"], "idle");
+    for _ in 0..29 {
+        app.advance(10);
+        app.get("/now-playing").await;
+    }
+    assert_eq!(
+        app.calls_to(CURRENTLY_PLAYING).await,
+        1,
+        "the app-wide limit holds currently-playing too"
+    );
+    app.advance(10);
+    app.get("/now-playing").await;
+    assert_eq!(app.calls_to(CURRENTLY_PLAYING).await, 2);
+}

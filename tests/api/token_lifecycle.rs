@@ -247,7 +247,11 @@ fn with_obtained_at(obtained_at: DateTime<Utc>) -> impl FnOnce(&mut Config) {
 async fn an_expiring_refresh_token_is_warned_about_at_start_and_once_a_day() {
     let (_guard, logs) = capture_logs();
     let app = spawn_app_with(with_obtained_at(expiring_in_days(10))).await;
-    mount_token(&app.spotify, 1).await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(json(TOKEN))
+        .mount(&app.spotify)
+        .await;
     mount_playing(&app.spotify, TRACK, 0).await;
     app.get("/healthz").await;
 
@@ -272,24 +276,26 @@ async fn an_expiring_refresh_token_is_warned_about_at_start_and_once_a_day() {
 async fn a_distant_expiry_is_not_warned_about() {
     let (_guard, logs) = capture_logs();
     let app = spawn_app_with(with_obtained_at(expiring_in_days(100))).await;
-    mount_token(&app.spotify, 1).await;
-    mount_playing(&app.spotify, TRACK, 1).await;
-    app.get("/now-playing").await;
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-    }
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(json(TOKEN))
+        .mount(&app.spotify)
+        .await;
+    app.get("/healthz").await;
+    wait_until(|| logged(&logs).contains("expires in 100 days")).await;
     assert!(!logged(&logs).contains("expires soon"));
 }
 
-/// Yields to the app's tasks (on this current-thread runtime) until `done`.
+/// Lets the app's tasks (on this current-thread runtime) run until `done`, for at most 5 s.
 async fn wait_until(done: impl Fn() -> bool) {
-    for _ in 0..1000 {
-        if done() {
-            return;
-        }
-        tokio::task::yield_now().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the condition never became true"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
-    panic!("the condition never became true");
 }
 
 #[tokio::test]
@@ -444,15 +450,35 @@ async fn repeated_wrong_passwords_slow_a_client_down_for_a_minute() {
     assert_eq!(login(&app, Some(ADMIN_TOKEN)).await.status().as_u16(), 302);
 }
 
-async fn login_state(app: &TestApp) -> String {
+/// The `state` sent to Spotify and the cookie set in the owner's browser by `/auth/login`.
+async fn login_state(app: &TestApp) -> (String, String) {
     let response = login(app, Some(ADMIN_TOKEN)).await;
     let location = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-    location
+    let state = location
         .query_pairs()
         .find(|(k, _)| k == "state")
         .unwrap()
         .1
-        .into_owned()
+        .into_owned();
+    let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        set_cookie.contains("HttpOnly")
+            && set_cookie.contains("SameSite=Lax")
+            && set_cookie.contains("Secure"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    (state, cookie)
+}
+
+/// The browser coming back from Spotify, with or without the login cookie.
+async fn callback(app: &TestApp, query: &str, cookie: Option<&str>) -> (u16, String) {
+    let mut request = app.http.get(app.url(&format!("/auth/callback?{query}")));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 #[tokio::test]
@@ -495,10 +521,13 @@ async fn the_callback_swaps_in_the_new_token_and_saves_it() {
     let app = spawn_with_config(spotify, config).await;
     assert_eq!(app.get_json("/now-playing").await.0, 503);
 
-    let state = login_state(&app).await;
-    let (status, page) = app
-        .get_text(&format!("/auth/callback?code=fresh-code&state={state}"))
-        .await;
+    let (state, cookie) = login_state(&app).await;
+    let (status, page) = callback(
+        &app,
+        &format!("code=fresh-code&state={state}"),
+        Some(&cookie),
+    )
+    .await;
     assert_eq!(status, 200, "{page}");
     assert!(
         page.contains("uses the new Spotify authorization") && page.contains("2027-05-29"),
@@ -525,9 +554,12 @@ async fn the_callback_swaps_in_the_new_token_and_saves_it() {
     assert_eq!(status, 200);
     assert_eq!(ready["refresh_token_expires_at"], "2027-05-29T03:00:00Z");
 
-    let (status, _) = app
-        .get_text(&format!("/auth/callback?code=fresh-code&state={state}"))
-        .await;
+    let (status, _) = callback(
+        &app,
+        &format!("code=fresh-code&state={state}"),
+        Some(&cookie),
+    )
+    .await;
     assert_eq!(status, 400, "a state works once");
 }
 
@@ -549,17 +581,31 @@ async fn unknown_expired_and_declined_states_change_nothing() {
         400
     );
     assert_eq!(app.get_text("/auth/callback?code=c").await.0, 400);
-    let state = login_state(&app).await;
+    let (state, cookie) = login_state(&app).await;
     app.advance(601);
-    let (status, page) = app
-        .get_text(&format!("/auth/callback?code=c&state={state}"))
-        .await;
+    let (status, page) = callback(&app, &format!("code=c&state={state}"), Some(&cookie)).await;
     assert_eq!(status, 400);
     assert!(page.contains("older than 10 minutes"));
-    let state = login_state(&app).await;
-    let (status, page) = app
-        .get_text(&format!("/auth/callback?error=access_denied&state={state}"))
-        .await;
+
+    // A leaked authorize URL is no use in another browser: the state needs its cookie.
+    let (state, cookie) = login_state(&app).await;
+    assert_eq!(
+        callback(&app, &format!("code=c&state={state}"), None)
+            .await
+            .0,
+        400
+    );
+    let (state, _) = login_state(&app).await;
+    let (status, _) = callback(&app, &format!("code=c&state={state}"), Some(&cookie)).await;
+    assert_eq!(status, 400, "another login's cookie does not fit");
+
+    let (state, cookie) = login_state(&app).await;
+    let (status, page) = callback(
+        &app,
+        &format!("error=access_denied&state={state}"),
+        Some(&cookie),
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(page.contains("access_denied"));
 }
@@ -661,4 +707,57 @@ async fn debug_of_admin_settings_never_shows_the_admin_token() {
     let config = admin_config(&spotify);
     let text = format!("{config:?}");
     assert!(!text.contains(ADMIN_TOKEN), "{text}");
+}
+
+#[tokio::test]
+async fn a_token_file_error_never_quotes_the_token() {
+    let file = scratch_dir("token-file").join("token.json");
+    std::fs::write(&file, format!("\"{REFRESH_TOKEN}\"")).unwrap();
+    let error = now_playing::storage::read_token_file(&file)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("is not a token file"), "{error}");
+    assert!(!error.contains(REFRESH_TOKEN), "{error}");
+}
+
+#[tokio::test]
+async fn public_url_for_auth_must_be_https_or_loopback() {
+    let mut settings = now_playing::config::Settings::default();
+    settings.server.admin_token = Some(ADMIN_TOKEN.parse().unwrap());
+    settings.server.public_url = Some("http://np.example.com".into());
+    let error = settings.resolve(true).unwrap_err().to_string();
+    assert!(
+        error.contains("PUBLIC_URL cannot carry /auth/login") && error.contains("plain http"),
+        "{error}"
+    );
+    settings.server.public_url = Some("http://127.0.0.1:8080".into());
+    assert!(settings.resolve(true).is_ok());
+}
+
+#[tokio::test]
+async fn dead_credentials_are_explained_once_in_the_log_however_long_they_stay_dead() {
+    let (_guard, logs) = capture_logs();
+    let app = spawn_app().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(json_status(400, INVALID_GRANT))
+        .mount(&app.spotify)
+        .await;
+    for _ in 0..18 {
+        app.get("/now-playing").await;
+        app.advance(10);
+    }
+    let text = logged(&logs);
+    assert!(
+        app.calls_to(TOKEN_PATH).await >= 3,
+        "retried once a minute for three minutes"
+    );
+    let advice: Vec<&str> = text.lines().filter(|l| l.contains("Fix:")).collect();
+    assert_eq!(advice.len(), 1, "{text}");
+    let line = advice[0];
+    assert!(line.contains(r#""level":"ERROR""#), "{line}");
+    assert!(
+        line.contains("now-playing auth") && line.contains("/auth/login"),
+        "{line}"
+    );
 }
