@@ -10,6 +10,7 @@ mod events;
 mod headers;
 mod helpers;
 mod landing;
+mod metrics;
 mod normalisation;
 mod operations;
 mod routes;
