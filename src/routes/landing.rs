@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 
-use super::{cached_response, error_response};
+use super::cached_response;
 use crate::render::{WidgetParams, landing};
 use crate::startup::AppState;
 
@@ -25,13 +25,7 @@ pub async fn landing(
     }
     let params = match WidgetParams::from_query(&query) {
         Ok(params) => params,
-        Err(bad) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "invalid_parameter",
-                &bad.to_string(),
-            );
-        }
+        Err(bad) => return bad.into_response(),
     };
     let base = base_url(&state, &headers);
     let rendered = landing::page(&base, &params, state.service.is_demo());

@@ -12,10 +12,12 @@ pub mod metrics;
 pub mod svg;
 pub mod widget;
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +26,8 @@ use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::metrics::{Metrics, Route};
-use crate::render::Rendered;
+use crate::render::params::BadParam;
+use crate::render::{Rendered, WidgetParams};
 use crate::startup::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -84,6 +87,33 @@ async fn observe(State(metrics): State<Metrics>, request: Request, next: Next) -
 
 async fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "not_found", "no such page")
+}
+
+/// The widget parameters of a request; a bad value is a 400 naming the parameter and its
+/// allowed values.
+pub struct Widget(pub WidgetParams);
+
+impl<S: Send + Sync> FromRequestParts<S> for Widget {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Query(query) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        WidgetParams::from_query(&query)
+            .map(Widget)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+impl IntoResponse for BadParam {
+    fn into_response(self) -> Response {
+        error_response(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            &self.to_string(),
+        )
+    }
 }
 
 /// A small JSON error body: `{"error":{"code":..,"message":..}}`.

@@ -2,16 +2,15 @@
 //! [`DEADLINE`] whatever Spotify or its image hosts do, because README image proxies give up
 //! after about ten seconds and show a broken image.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use tokio::time::Instant;
 
-use super::{cached_response, error_response};
-use crate::render::{Surface, WidgetParams, svg};
+use super::{Widget, cached_response};
+use crate::render::{Surface, svg};
 use crate::spotify::images::{Art, IMAGE_TIMEOUT};
 use crate::startup::AppState;
 
@@ -20,21 +19,7 @@ pub const DEADLINE: Duration = Duration::from_millis(3800);
 /// Waiting for the state, at most; the last known one is drawn after that.
 pub const STATE_WAIT: Duration = Duration::from_millis(2500);
 
-pub async fn card(
-    state: State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let params = match WidgetParams::from_query(&query) {
-        Ok(params) => params,
-        Err(bad) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "invalid_parameter",
-                &bad.to_string(),
-            );
-        }
-    };
+pub async fn card(state: State<AppState>, Widget(params): Widget, headers: HeaderMap) -> Response {
     let started = Instant::now();
     let snapshot = match tokio::time::timeout(STATE_WAIT, state.service.current()).await {
         Ok(snapshot) => snapshot,

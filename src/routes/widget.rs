@@ -1,13 +1,11 @@
 //! `/now-playing.html` (the bare fragment) and `/embed` (the iframe page). Both always
 //! render something valid: a neutral "unavailable" card when Spotify cannot be had.
 
-use std::collections::HashMap;
-
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::{cached_response, error_response};
+use super::{Widget, cached_response};
 use crate::now_playing::View;
 use crate::render::html::{self, PageContext};
 use crate::render::{Rendered, Surface, WidgetParams};
@@ -15,37 +13,23 @@ use crate::startup::AppState;
 
 pub async fn fragment(
     state: State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    Widget(params): Widget,
     headers: HeaderMap,
 ) -> Response {
-    page(state, query, headers, Surface::Fragment, html::fragment).await
+    page(state, params, headers, Surface::Fragment, html::fragment).await
 }
 
-pub async fn embed(
-    state: State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    page(state, query, headers, Surface::Embed, html::embed).await
+pub async fn embed(state: State<AppState>, Widget(params): Widget, headers: HeaderMap) -> Response {
+    page(state, params, headers, Surface::Embed, html::embed).await
 }
 
 async fn page(
     state: State<AppState>,
-    query: HashMap<String, String>,
+    params: WidgetParams,
     headers: HeaderMap,
     surface: Surface,
     render: fn(&View, &WidgetParams, &PageContext<'_>) -> Rendered,
 ) -> Response {
-    let params = match WidgetParams::from_query(&query) {
-        Ok(params) => params,
-        Err(bad) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "invalid_parameter",
-                &bad.to_string(),
-            );
-        }
-    };
     let snapshot = state.service.current().await;
     let rendered = snapshot.renders.get_or_render(surface, &params, || {
         let ctx = PageContext {
