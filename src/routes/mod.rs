@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::metrics::{Metrics, Route};
@@ -53,7 +53,9 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .fallback(not_found)
-        .layer(CompressionLayer::new())
+        // The fastest level: at the default, brotli took milliseconds per response and
+        // cut throughput fifty-fold (BENCHMARKS.md); responses here are small anyway.
+        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
