@@ -2,21 +2,35 @@
 """A tiny stand-in for Spotify's accounts service and Web API, for container and load tests.
 
     python3 scripts/mock_spotify.py [--host 127.0.0.1] [--port 0] [--port-file FILE]
-                                    [--rotate-refresh-token NEW]
+                                    [--rotate-refresh-token NEW] [--advance-progress]
+                                    [--image-bytes N] [--quiet]
 
-Serves, on one port (use it as both SPOTIFY_ACCOUNTS_URL and SPOTIFY_API_URL):
+Serves, on one port (use it as SPOTIFY_ACCOUNTS_URL, SPOTIFY_API_URL and SPOTIFY_IMAGES_URL):
     POST /api/token                          -> {"access_token":"test-access",...}
     GET  /v1/me/player/currently-playing     -> a playing track (needs Bearer test-access)
     GET  /v1/me/player/recently-played       -> one recently played track
+    GET  /image/<id>                         -> a small valid JPEG (the cover art; the track's
+                                                i.scdn.co/image/<id> URLs map here)
     GET  /_mock/stats                        -> {"token": n, "currently_playing": n, ...}
+    GET  /_mock/calls                        -> [[unix_time, endpoint], ...] (the last 10000
+                                                Spotify calls, oldest first)
+
+By default the track's progress is always 78810 ms; with --advance-progress it advances with
+real time from the mock's start (wrapping at the track's end), as a real player's does.
+--image-bytes sets the JPEG's size (default 24000, about a real 300 px cover; padded with
+JPEG comment segments of random bytes, so it stays a valid image and compresses as badly as a
+real one).
 
 With --port 0 the OS picks a free port; it is printed as `PORT=N` on stdout and, with
 --port-file, written to that file once the server listens. Standard library only.
 """
 
 import argparse
+import collections
 import json
 import os
+import random
+import struct
 import sys
 import threading
 import time
@@ -24,13 +38,52 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ACCESS_TOKEN = "test-access"
 
-_stats = {"token": 0, "currently_playing": 0, "recently_played": 0, "unauthorized": 0, "other": 0}
+_stats = {
+    "token": 0,
+    "currently_playing": 0,
+    "recently_played": 0,
+    "image": 0,
+    "unauthorized": 0,
+    "other": 0,
+}
+# (unix time, endpoint) of the latest calls, for checks on their spacing.
+_calls = collections.deque(maxlen=10000)
 _lock = threading.Lock()
+_started = time.time()
 
 
 def count(key):
     with _lock:
         _stats[key] += 1
+        if key in ("token", "currently_playing", "recently_played", "image"):
+            _calls.append((round(time.time(), 4), key))
+
+
+def _segment(marker, payload):
+    return b"\xff" + bytes([marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def make_jpeg(size):
+    """A valid baseline JPEG (8x8, grey) of about `size` bytes: padded with comment segments."""
+    head = b"\xff\xd8"  # SOI
+    body = (
+        _segment(0xDB, b"\x00" + b"\x01" * 64)  # quantisation table 0: all ones
+        + _segment(0xC0, b"\x08" + struct.pack(">HH", 8, 8) + b"\x01\x01\x11\x00")  # 8x8, 1 component
+        + _segment(0xC4, b"\x00" + bytes([1] + [0] * 15) + b"\x00")  # DC table: one 1-bit code
+        + _segment(0xC4, b"\x10" + bytes([1] + [0] * 15) + b"\x00")  # AC table: EOB only
+        + _segment(0xDA, b"\x01\x01\x00\x00\x3f\x00")  # start of scan
+        + b"\x3f"  # DC diff 0, EOB, padded with ones
+        + b"\xff\xd9"  # EOI
+    )
+    # Pseudo-random filler (fixed seed): compresses as badly as real JPEG data does.
+    filler = random.Random(0)
+    padding = b""
+    left = size - len(head) - len(body)
+    while left >= 4:
+        n = min(left - 4, 65533)
+        padding += _segment(0xFE, filler.randbytes(n))
+        left -= n + 4
+    return head + padding + body
 
 
 ARTIST = {
@@ -81,11 +134,18 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+ADVANCE_PROGRESS = False
+IMAGE = make_jpeg(24000)
+
+
 def currently_playing():
+    progress = 78810
+    if ADVANCE_PROGRESS:
+        progress = int(progress + (time.time() - _started) * 1000) % TRACK["duration_ms"]
     return {
         "timestamp": now_ms() - 500,
         "context": None,
-        "progress_ms": 78810,
+        "progress_ms": progress,
         "is_playing": True,
         "item": TRACK,
         "currently_playing_type": "track",
@@ -109,6 +169,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, fmt, *args):  # one short line per request, on stderr
+        if self.server.quiet:
+            return
         sys.stderr.write("[mock-spotify] %s %s\n" % (self.address_string(), fmt % args))
 
     def send_json(self, status, body, extra_headers=None):
@@ -161,10 +223,23 @@ class Handler(BaseHTTPRequestHandler):
             count("recently_played")
             if self.authorized():
                 self.send_json(200, recently_played())
+        elif path.startswith("/image/") and len(path) > len("/image/"):
+            count("image")
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(IMAGE)))
+            self.send_header("Cache-Control", "public, max-age=31536000")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(IMAGE)
         elif path == "/_mock/stats":
             with _lock:
                 snapshot = dict(_stats)
             self.send_json(200, snapshot)
+        elif path == "/_mock/calls":
+            with _lock:
+                calls = list(_calls)
+            self.send_json(200, calls)
         else:
             count("other")
             self.send_json(404, {"error": {"status": 404, "message": "Service not found"}})
@@ -182,12 +257,30 @@ def main():
         metavar="NEW",
         help="include refresh_token=NEW in token responses, as Spotify sometimes does",
     )
+    ap.add_argument(
+        "--advance-progress",
+        action="store_true",
+        help="let the track's progress advance with real time (default: always 78810 ms)",
+    )
+    ap.add_argument(
+        "--image-bytes",
+        type=int,
+        default=24000,
+        metavar="N",
+        help="size of the JPEG served at /image/<id> (default 24000)",
+    )
+    ap.add_argument("--quiet", action="store_true", help="no log line per request")
     args = ap.parse_args()
+
+    global ADVANCE_PROGRESS, IMAGE
+    ADVANCE_PROGRESS = args.advance_progress
+    IMAGE = make_jpeg(args.image_bytes)
 
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True
     httpd = ThreadingHTTPServer((args.host, args.port), Handler)
     httpd.rotate_refresh_token = args.rotate_refresh_token
+    httpd.quiet = args.quiet
     port = httpd.server_address[1]
     print("PORT=%d" % port, flush=True)
     if args.port_file:

@@ -32,6 +32,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// The Prometheus registry behind `/metrics`.
     pub metrics: Metrics,
+    /// CORS headers of the JSON, the fragment and the events.
+    pub cors: Arc<crate::routes::cors::Cors>,
     /// Cover art for the SVG card.
     pub images: Arc<Images>,
     /// Event streams and their poller.
@@ -81,6 +83,7 @@ impl Application {
         let service = NowPlayingService::new(&config, clock, metrics.clone());
         let state = AppState {
             admin,
+            cors: crate::routes::cors::Cors::new(&config.cors_allow_origins),
             events: Events::new(service.clone(), config.max_event_clients, metrics.clone()),
             metrics,
             images,

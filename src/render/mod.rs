@@ -92,6 +92,12 @@ impl Memo {
         &self.json
     }
 
+    /// The memoised representation, if it was rendered already.
+    pub fn get(&self, surface: Surface, params: &WidgetParams) -> Option<Arc<Rendered>> {
+        let others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        others.get(&(surface, params.clone())).cloned()
+    }
+
     /// The memoised representation, rendered by `render` the first time it is asked for.
     pub fn get_or_render(
         &self,

@@ -1,15 +1,16 @@
 //! CORS for the JSON, the fragment and the events, from `CORS_ALLOW_ORIGINS`. Every header
-//! value is built once at start-up: this sits on the hottest route, where tower-http's
-//! general-purpose layer cost a fifth of the throughput (see BENCHMARKS.md).
+//! value is built once at start-up and the handlers add them themselves: this is the hottest
+//! route, where a general-purpose middleware cost a fifth of its throughput (BENCHMARKS.md).
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::Caller;
 use crate::config::AllowedOrigins;
+use crate::startup::AppState;
 
 pub struct Cors {
     origins: AllowedOrigins,
@@ -47,7 +48,8 @@ impl Cors {
         }
     }
 
-    fn decorate(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
+    /// Adds the CORS headers for a request from `origin` to a response.
+    pub fn decorate(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
         if let Some(allow) = self.allow_origin(origin) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
             headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSE_HEADERS);
@@ -59,24 +61,13 @@ impl Cors {
     }
 }
 
-/// Answers preflight requests and adds the CORS headers to every other response.
-pub async fn layer(State(cors): State<Arc<Cors>>, request: Request, next: Next) -> Response {
-    let origin = request.headers().get(header::ORIGIN).cloned();
-    let preflight = request.method() == Method::OPTIONS
-        && origin.is_some()
-        && request
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    if preflight {
-        let mut response = StatusCode::NO_CONTENT.into_response();
-        let headers = response.headers_mut();
-        cors.decorate(origin.as_ref(), headers);
-        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW_METHODS);
-        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS);
-        headers.insert(header::ACCESS_CONTROL_MAX_AGE, MAX_AGE);
-        return response;
-    }
-    let mut response = next.run(request).await;
-    cors.decorate(origin.as_ref(), response.headers_mut());
+/// Answers a preflight `OPTIONS` request.
+pub async fn preflight(State(state): State<AppState>, caller: Caller) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    state.cors.decorate(caller.origin.as_ref(), headers);
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW_METHODS);
+    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS);
+    headers.insert(header::ACCESS_CONTROL_MAX_AGE, MAX_AGE);
     response
 }

@@ -11,12 +11,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
-use super::error_response;
+use super::{Caller, error_response};
 use crate::startup::AppState;
 
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-pub async fn events(State(state): State<AppState>) -> Response {
+pub async fn events(State(state): State<AppState>, caller: Caller) -> Response {
     let Some(client) = state.events.join() else {
         let mut response = error_response(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -45,5 +45,8 @@ pub async fn events(State(state): State<AppState>) -> Response {
         header::CACHE_CONTROL,
         "no-cache".parse().expect("a valid header value"),
     );
+    state
+        .cors
+        .decorate(caller.origin.as_ref(), response.headers_mut());
     response
 }

@@ -1,18 +1,21 @@
 //! `/now-playing` (the JSON document) and `/now-playing/open` (a redirect to Spotify).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{cached_response, error_response};
+use super::{Caller, cached_response, error_response};
 use crate::now_playing::View;
 use crate::now_playing::model::ErrorCode;
 use crate::startup::AppState;
 
 /// The JSON document; 503 with a `Retry-After` when Spotify asked for one.
-pub async fn now_playing(state: State<AppState>, headers: HeaderMap) -> Response {
+pub async fn now_playing(state: State<AppState>, caller: Caller) -> Response {
     let snapshot = state.service.current().await;
-    let mut response = cached_response(&state, &headers, snapshot.renders.json());
+    let mut response = cached_response(&state, &caller, snapshot.renders.json());
+    state
+        .cors
+        .decorate(caller.origin.as_ref(), response.headers_mut());
     if let View::Unavailable(u) = &snapshot.view
         && u.code == ErrorCode::RateLimited
     {

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
-use super::cached_response;
+use super::{Caller, cached_response};
 use crate::render::{WidgetParams, landing};
 use crate::startup::AppState;
 
@@ -29,7 +29,11 @@ pub async fn landing(
     };
     let base = base_url(&state, &headers);
     let rendered = landing::page(&base, &params, state.service.is_demo());
-    let mut response = cached_response(&state, &headers, &rendered);
+    let caller = Caller {
+        if_none_match: headers.get(header::IF_NONE_MATCH).cloned(),
+        origin: None,
+    };
+    let mut response = cached_response(&state, &caller, &rendered);
     // The snippets depend on the Host header: no shared cache may keep them.
     response.headers_mut().insert(
         header::CACHE_CONTROL,

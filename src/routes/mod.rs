@@ -18,7 +18,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::{FromRequestParts, MatchedPath, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -31,14 +31,19 @@ use crate::render::{Rendered, WidgetParams};
 use crate::startup::AppState;
 
 pub fn router(state: AppState) -> Router {
-    let cors = cors::Cors::new(&state.config.cors_allow_origins);
-    let shared = Router::new()
-        .route("/now-playing", get(json::now_playing))
-        .route("/now-playing.html", get(widget::fragment))
-        .route("/now-playing/events", get(events::events))
-        .layer(middleware::from_fn_with_state(cors, cors::layer));
     let mut router = Router::new()
-        .merge(shared)
+        .route(
+            "/now-playing",
+            get(json::now_playing).options(cors::preflight),
+        )
+        .route(
+            "/now-playing.html",
+            get(widget::fragment).options(cors::preflight),
+        )
+        .route(
+            "/now-playing/events",
+            get(events::events).options(cors::preflight),
+        )
         .route("/", get(landing::landing))
         .route("/embed", get(widget::embed))
         .route("/now-playing.svg", get(svg::card))
@@ -130,11 +135,24 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
 }
 
 /// A memoised representation as a response, or `304` when the client has it already.
-pub fn cached_response(
-    state: &State<AppState>,
-    request_headers: &HeaderMap,
-    rendered: &Rendered,
-) -> Response {
+/// The two request headers the widget routes read, taken without copying the header map.
+pub struct Caller {
+    pub if_none_match: Option<HeaderValue>,
+    pub origin: Option<HeaderValue>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            if_none_match: parts.headers.get(header::IF_NONE_MATCH).cloned(),
+            origin: parts.headers.get(header::ORIGIN).cloned(),
+        })
+    }
+}
+
+pub fn cached_response(state: &State<AppState>, caller: &Caller, rendered: &Rendered) -> Response {
     // An error is not cached by anyone, and never answered with 304 (RFC 9110 13.2.1).
     let success = rendered.status.is_success();
     let cache_control = if success {
@@ -142,7 +160,7 @@ pub fn cached_response(
     } else {
         HeaderValue::from_static("no-store")
     };
-    if success && etag_matches(request_headers, &rendered.etag) {
+    if success && etag_matches(caller.if_none_match.as_ref(), &rendered.etag) {
         return (
             StatusCode::NOT_MODIFIED,
             [
@@ -174,14 +192,13 @@ pub fn cached_response(
 }
 
 /// `If-None-Match` with weak comparison, as RFC 9110 asks for GET.
-fn etag_matches(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+fn etag_matches(if_none_match: Option<&HeaderValue>, etag: &HeaderValue) -> bool {
     let Some(ours) = etag.to_str().ok() else {
         return false;
     };
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+    if_none_match
+        .and_then(|v| v.to_str().ok())
+        .into_iter()
         .flat_map(|v| v.split(','))
         .map(|tag| tag.trim().trim_start_matches("W/"))
         .any(|tag| tag == "*" || tag == ours)

@@ -5,11 +5,10 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use tokio::time::Instant;
 
-use super::{Widget, cached_response};
+use super::{Caller, Widget, cached_response};
 use crate::render::{Surface, svg};
 use crate::spotify::images::{Art, IMAGE_TIMEOUT};
 use crate::startup::AppState;
@@ -19,12 +18,16 @@ pub const DEADLINE: Duration = Duration::from_millis(3800);
 /// Waiting for the state, at most; the last known one is drawn after that.
 pub const STATE_WAIT: Duration = Duration::from_millis(2500);
 
-pub async fn card(state: State<AppState>, Widget(params): Widget, headers: HeaderMap) -> Response {
+pub async fn card(state: State<AppState>, Widget(params): Widget, caller: Caller) -> Response {
     let started = Instant::now();
     let snapshot = match tokio::time::timeout(STATE_WAIT, state.service.current()).await {
         Ok(snapshot) => snapshot,
         Err(_) => state.service.latest(),
     };
+    // A card drawn with its art already: no image lookup at all.
+    if let Some(rendered) = snapshot.renders.get(Surface::Svg, &params) {
+        return cached_response(&state, &caller, &rendered);
+    }
     let image = snapshot
         .view
         .now_playing()
@@ -58,5 +61,5 @@ pub async fn card(state: State<AppState>, Widget(params): Widget, headers: Heade
                 .get_or_render(Surface::Svg, &params, render)
         }
     };
-    cached_response(&state, &headers, &rendered)
+    cached_response(&state, &caller, &rendered)
 }

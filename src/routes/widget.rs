@@ -2,31 +2,31 @@
 //! render something valid: a neutral "unavailable" card when Spotify cannot be had.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::{Widget, cached_response};
+use super::{Caller, Widget, cached_response};
 use crate::now_playing::View;
 use crate::render::html::{self, PageContext};
 use crate::render::{Rendered, Surface, WidgetParams};
 use crate::startup::AppState;
 
-pub async fn fragment(
-    state: State<AppState>,
-    Widget(params): Widget,
-    headers: HeaderMap,
-) -> Response {
-    page(state, params, headers, Surface::Fragment, html::fragment).await
+/// The fragment is fetched across origins, so it answers CORS; the embed page is framed.
+pub async fn fragment(state: State<AppState>, Widget(params): Widget, caller: Caller) -> Response {
+    let mut response = page(&state, params, &caller, Surface::Fragment, html::fragment).await;
+    state
+        .cors
+        .decorate(caller.origin.as_ref(), response.headers_mut());
+    response
 }
 
-pub async fn embed(state: State<AppState>, Widget(params): Widget, headers: HeaderMap) -> Response {
-    page(state, params, headers, Surface::Embed, html::embed).await
+pub async fn embed(state: State<AppState>, Widget(params): Widget, caller: Caller) -> Response {
+    page(&state, params, &caller, Surface::Embed, html::embed).await
 }
 
 async fn page(
-    state: State<AppState>,
+    state: &State<AppState>,
     params: WidgetParams,
-    headers: HeaderMap,
+    caller: &Caller,
     surface: Surface,
     render: fn(&View, &WidgetParams, &PageContext<'_>) -> Rendered,
 ) -> Response {
@@ -40,5 +40,5 @@ async fn page(
         };
         render(&snapshot.view, &params, &ctx)
     });
-    cached_response(&state, &headers, &rendered)
+    cached_response(state, caller, &rendered)
 }
