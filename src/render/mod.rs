@@ -7,7 +7,7 @@ pub mod params;
 pub mod svg;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode};
@@ -77,14 +77,15 @@ pub enum Surface {
 /// others on first use.
 pub struct Memo {
     json: Rendered,
-    others: Mutex<HashMap<(Surface, WidgetParams), Arc<Rendered>>>,
+    /// Read by every request, written once per representation: a read-write lock.
+    others: RwLock<HashMap<(Surface, WidgetParams), Arc<Rendered>>>,
 }
 
 impl Memo {
     pub fn new(view: &View) -> Self {
         Self {
             json: json(view),
-            others: Mutex::new(HashMap::new()),
+            others: RwLock::new(HashMap::new()),
         }
     }
 
@@ -94,7 +95,7 @@ impl Memo {
 
     /// The memoised representation, if it was rendered already.
     pub fn get(&self, surface: Surface, params: &WidgetParams) -> Option<Arc<Rendered>> {
-        let others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        let others = self.others.read().unwrap_or_else(|e| e.into_inner());
         others.get(&(surface, params.clone())).cloned()
     }
 
@@ -105,19 +106,13 @@ impl Memo {
         params: &WidgetParams,
         render: impl FnOnce() -> Rendered,
     ) -> Arc<Rendered> {
-        let key = (surface, params.clone());
-        if let Some(found) = self
-            .others
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return Arc::clone(found);
+        if let Some(found) = self.get(surface, params) {
+            return found;
         }
         let rendered = Arc::new(render());
-        let mut others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        let mut others = self.others.write().unwrap_or_else(|e| e.into_inner());
         if others.len() < MEMO_CAPACITY {
-            others.insert(key, Arc::clone(&rendered));
+            others.insert((surface, params.clone()), Arc::clone(&rendered));
         }
         rendered
     }

@@ -180,11 +180,6 @@ impl Images {
             cache.evict(url);
         }
     }
-
-    /// Bytes of images held now.
-    pub fn cached_bytes(&self) -> usize {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).bytes
-    }
 }
 
 async fn fetch(http: reqwest::Client, url: Url, metrics: Metrics) -> Option<Arc<str>> {
