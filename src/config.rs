@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ipnet::IpNet;
 use reqwest::Url;
 use secrecy::SecretString;
 
@@ -30,8 +31,14 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Owner-only re-authorization (`/auth/*`), when `ADMIN_TOKEN` is set.
     pub admin: Option<AdminConfig>,
-    /// The server's public base URL, for `/auth/*` and the landing page's snippets.
+    /// The server's public origin, for `/auth/*` and the landing page's snippets.
     pub public_url: Option<Url>,
+    /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// How long a connection may take to send a request head, or sit idle between requests.
+    pub header_timeout: Duration,
+    /// Client connections open at once, event streams included.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +114,9 @@ impl Default for Config {
             log_format: LogFormat::Pretty,
             admin: None,
             public_url: None,
+            trusted_proxies: Vec::new(),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
         }
     }
 }
@@ -206,9 +216,18 @@ pub struct ServerSettings {
     /// Password of /auth/login (HTTP Basic); enables re-authorization in the running server
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Sensitive>,
-    /// This server's public base URL, e.g. https://np.example.com (needed for /auth/*)
+    /// This server's public origin, e.g. https://np.example.com (needed for /auth/*)
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Comma-separated IPs or CIDR ranges of the reverse proxies in front
+    #[arg(long, env = "TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+    /// Seconds a connection may take to send a request head or sit idle (1 to 300)
+    #[arg(long, env = "HEADER_TIMEOUT")]
+    pub header_timeout: Option<String>,
+    /// Client connections open at once, event streams included
+    #[arg(long, env = "MAX_CONNECTIONS")]
+    pub max_connections: Option<String>,
     /// Log format: pretty or json
     #[arg(long, env = "LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -304,16 +323,37 @@ fn parse_origins(value: &str) -> Option<AllowedOrigins> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|origin| {
-            let url = Url::parse(origin).ok()?;
-            let bare = matches!(url.scheme(), "http" | "https")
-                && url.host().is_some()
-                && url.path() == "/"
-                && !origin.ends_with('/');
-            bare.then(|| origin.to_owned())
-        })
+        .map(|origin| parse_origin(origin).map(|url| origin_of(&url)))
         .collect();
     origins.filter(|o| !o.is_empty()).map(AllowedOrigins::List)
+}
+
+/// An origin, `scheme://host[:port]`, optionally with a trailing `/` and nothing else.
+fn parse_origin(value: &str) -> Option<Url> {
+    let url = parse_base_url(value)?;
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    bare.then_some(url)
+}
+
+/// The normalised form of an origin, as browsers send it in `Origin`: lower-case scheme and
+/// host, no default port, no trailing `/`.
+pub fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// IP addresses and CIDR ranges; a bare address is a range of one.
+fn parse_networks(value: &str) -> Option<Vec<IpNet>> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .ok()
+                .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
+                .map(|n| n.trunc())
+        })
+        .collect()
 }
 
 /// CSP source expressions: `*`, `'self'`, `'none'`, schemes and hosts (with `*.` and ports).
@@ -541,8 +581,29 @@ impl ServerSettings {
             "PUBLIC_URL",
             self.public_url.as_deref(),
             None,
-            "this server's public base URL, such as https://np.example.com",
-            |v| parse_base_url(v).map(Some),
+            "this server's public origin, scheme://host[:port] with no path, query or fragment, such as https://np.example.com",
+            |v| parse_origin(v).map(Some),
+        );
+        let trusted_proxies = p.parse(
+            "TRUSTED_PROXIES",
+            self.trusted_proxies.as_deref(),
+            d.trusted_proxies,
+            "a comma-separated list of IP addresses or CIDR ranges, such as 127.0.0.1,10.0.0.0/8",
+            parse_networks,
+        );
+        let header_timeout = p.parse(
+            "HEADER_TIMEOUT",
+            self.header_timeout.as_deref(),
+            d.header_timeout,
+            "a whole number of seconds from 1 to 300",
+            parse_seconds(1, 300),
+        );
+        let max_connections = p.parse(
+            "MAX_CONNECTIONS",
+            self.max_connections.as_deref(),
+            d.max_connections,
+            "a whole number from 1 to 1000000",
+            |v| v.parse().ok().filter(|n| (1..=1_000_000).contains(n)),
         );
         let admin_token = self
             .admin_token
@@ -555,6 +616,11 @@ impl ServerSettings {
                 p.0.push(format!(
                     "ADMIN_TOKEN is too short: use at least {ADMIN_TOKEN_MIN} characters (for example the output of `openssl rand -hex 24`)"
                 ));
+                None
+            }
+            (Some(_), _) if matches!(&source, Source::Spotify(spotify) if spotify.token_file.is_none()) =>
+            {
+                p.0.push("TOKEN_FILE is missing: ADMIN_TOKEN lets /auth/login renew the refresh token, which must be written to TOKEN_FILE to survive a restart (for example TOKEN_FILE=/data/token.json)".into());
                 None
             }
             (Some(_), None) => {
@@ -587,6 +653,9 @@ impl ServerSettings {
             log_format,
             admin,
             public_url,
+            trusted_proxies,
+            header_timeout,
+            max_connections,
         }
     }
 }

@@ -37,7 +37,10 @@ async fn malformed_settings_are_all_reported_together() {
             max_event_clients: Some("-1".into()),
             metrics: Some("sometimes".into()),
             log_format: Some("xml".into()),
-            public_url: Some("blog".into()),
+            public_url: Some("https://np.example.com/widget".into()),
+            trusted_proxies: Some("10.0.0.0/33, proxy.example".into()),
+            header_timeout: Some("0".into()),
+            max_connections: Some("lots".into()),
             ..ServerSettings::default()
         },
         spotify: SpotifySettings {
@@ -66,13 +69,16 @@ async fn malformed_settings_are_all_reported_together() {
         "LOG_FORMAT",
         "SPOTIFY_REFRESH_TOKEN_OBTAINED_AT",
         "PUBLIC_URL",
+        "TRUSTED_PROXIES",
+        "HEADER_TIMEOUT",
+        "MAX_CONNECTIONS",
     ] {
         assert!(
             error.contains(&format!("  - {var}=")),
             "{var} missing from:\n{error}"
         );
     }
-    assert!(error.contains("14 settings to fix"), "{error}");
+    assert!(error.contains("17 settings to fix"), "{error}");
     assert!(!error.contains(CLIENT_SECRET) && !error.contains(REFRESH_TOKEN));
 }
 
@@ -87,7 +93,13 @@ async fn good_settings_resolve_to_the_config() {
         },
         server: ServerSettings {
             cache_ttl: Some("30".into()),
-            cors_allow_origins: Some("https://a.example, https://b.example:8443".into()),
+            cors_allow_origins: Some(
+                "https://a.example, https://B.Example:8443, HTTPS://c.example:443/".into(),
+            ),
+            public_url: Some("https://NP.example.com:443/".into()),
+            trusted_proxies: Some("127.0.0.1, 10.1.2.3/8, ::1".into()),
+            header_timeout: Some("3".into()),
+            max_connections: Some("500".into()),
             frame_ancestors: Some("'self', https://*.example.com".into()),
             show_recent: Some("false".into()),
             ..ServerSettings::default()
@@ -101,10 +113,68 @@ async fn good_settings_resolve_to_the_config() {
         config.cors_allow_origins,
         now_playing::config::AllowedOrigins::List(vec![
             "https://a.example".into(),
-            "https://b.example:8443".into()
+            "https://b.example:8443".into(),
+            "https://c.example".into()
         ])
     );
+    assert_eq!(
+        config.public_url.map(|u| u.to_string()).as_deref(),
+        Some("https://np.example.com/")
+    );
+    let proxies: Vec<String> = config
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(proxies, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+    assert_eq!(config.header_timeout.as_secs(), 3);
+    assert_eq!(config.max_connections, 500);
     assert!(matches!(config.source, Source::Spotify(_)));
+}
+
+#[tokio::test]
+async fn public_url_must_be_an_origin() {
+    for bad in [
+        "https://np.example.com/widget",
+        "https://np.example.com/?x=1",
+        "https://np.example.com/#top",
+    ] {
+        let settings = Settings {
+            server: ServerSettings {
+                public_url: Some(bad.into()),
+                ..ServerSettings::default()
+            },
+            ..Settings::default()
+        };
+        let error = settings.resolve(true).unwrap_err().to_string();
+        assert!(error.contains("PUBLIC_URL="), "{bad}: {error}");
+        assert!(error.contains("no path, query or fragment"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn admin_token_without_a_token_file_is_refused_naming_token_file() {
+    let mut settings = Settings {
+        spotify: SpotifySettings {
+            client_id: Some("id".into()),
+            client_secret: Some(CLIENT_SECRET.parse().unwrap()),
+            refresh_token: Some(REFRESH_TOKEN.parse().unwrap()),
+            ..SpotifySettings::default()
+        },
+        server: ServerSettings {
+            admin_token: Some(ADMIN_TOKEN.parse().unwrap()),
+            public_url: Some("https://np.example.com".into()),
+            ..ServerSettings::default()
+        },
+    };
+    let error = settings.resolve(false).unwrap_err().to_string();
+    assert!(error.contains("TOKEN_FILE is missing"), "{error}");
+    assert!(error.contains("survive a restart"), "{error}");
+    assert!(!error.contains(ADMIN_TOKEN), "{error}");
+
+    settings.spotify.token_file = Some(scratch_dir("admin-token-file").join("token.json"));
+    let config = settings.resolve(false).unwrap();
+    assert!(config.admin.is_some());
 }
 
 #[tokio::test]
@@ -114,6 +184,7 @@ async fn debug_output_of_settings_and_config_never_shows_a_secret() {
             client_id: Some("id".into()),
             client_secret: Some(CLIENT_SECRET.parse().unwrap()),
             refresh_token: Some(REFRESH_TOKEN.parse().unwrap()),
+            token_file: Some(scratch_dir("debug-settings").join("token.json")),
             ..SpotifySettings::default()
         },
         server: ServerSettings {
