@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod forwarded;
 pub mod metrics;
 pub mod now_playing;
 pub mod render;

@@ -3,11 +3,11 @@
 //! and keeps it in `TOKEN_FILE`. Both are 404 without `ADMIN_TOKEN`.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -17,9 +17,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
-use super::error_response;
+use super::{ClientOf, error_response};
 use crate::clock::Clock;
 use crate::config::{AdminConfig, ClientConfig, SpotifyConfig};
+use crate::forwarded::{Client, looks_like_a_proxy};
 use crate::render::html::message_page;
 use crate::spotify::authorize::{self, DEFAULT_SCOPES};
 use crate::spotify::token::{endpoint, refresh_token_expires_at};
@@ -28,9 +29,10 @@ use crate::startup::AppState;
 /// The cookie that ties a `state` to the browser that asked for it.
 const COOKIE: &str = "np_auth";
 
-/// Failures are counted per IPv4 address and per IPv6 /64 (one host's usual allocation).
+/// Failures are counted per IPv4 address and per IPv6 /64 (one host's usual allocation);
+/// an IPv4-mapped IPv6 address is its IPv4 address.
 fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
+    match ip.to_canonical() {
         IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(
             u128::from(v6) & !((1u128 << 64) - 1),
         )),
@@ -127,7 +129,8 @@ impl Admin {
         (*count >= MAX_FAILURES && now < ends).then(|| ends.duration_since(now).as_secs().max(1))
     }
 
-    fn record_failure(&self, ip: IpAddr) {
+    /// Counts a wrong password; true when this one locks the client out.
+    fn record_failure(&self, ip: IpAddr) -> bool {
         let now = self.clock.now();
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if failures.len() >= MAX_CLIENTS {
@@ -147,6 +150,7 @@ impl Admin {
             *entry = (0, now);
         }
         entry.0 += 1;
+        entry.0 == MAX_FAILURES
     }
 
     /// A new `state` for Spotify and the nonce for the owner's browser (a cookie): the
@@ -189,8 +193,14 @@ impl Admin {
         now < expires && bool::from(presented.ct_eq(&digest))
     }
 
-    fn nonce_cookie(&self, nonce: &str, max_age: u64) -> HeaderValue {
-        let secure = if self.secure_cookie { "; Secure" } else { "" };
+    /// The cookie is `Secure` when `PUBLIC_URL` is https or a trusted proxy says the client
+    /// came in over https.
+    fn nonce_cookie(&self, nonce: &str, max_age: u64, client: Client) -> HeaderValue {
+        let secure = if self.secure_cookie || client.https == Some(true) {
+            "; Secure"
+        } else {
+            ""
+        };
         HeaderValue::from_str(&format!("{COOKIE}={nonce}; Path=/auth/callback; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"))
             .expect("hex and fixed text are a valid header value")
     }
@@ -199,13 +209,13 @@ impl Admin {
 /// Asks for the admin password, then sends the owner to Spotify's consent page.
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientOf(client): ClientOf,
     headers: HeaderMap,
 ) -> Response {
     let Some(admin) = &state.admin else {
         return not_found();
     };
-    if let Some(wait) = admin.locked_out(peer.ip()) {
+    if let Some(wait) = admin.locked_out(client.ip) {
         let mut response = error_response(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
@@ -218,8 +228,15 @@ pub async fn login(
     }
     if !admin.password_ok(&headers) {
         if headers.contains_key(header::AUTHORIZATION) {
-            admin.record_failure(peer.ip());
-            tracing::warn!(client = %peer.ip(), "wrong password on /auth/login");
+            tracing::warn!(client = %client.ip, "wrong password on /auth/login");
+            let locked = admin.record_failure(client.ip);
+            if locked && state.config.trusted_proxies.is_empty() && looks_like_a_proxy(client.ip) {
+                tracing::warn!(
+                    client = %client.ip,
+                    "/auth/login locked for {}, a loopback or private address: if a reverse proxy is in front, every client shares its address and its lockout; set TRUSTED_PROXIES to the proxy's address so that each client is counted by its own",
+                    client.ip
+                );
+            }
         }
         return (
             StatusCode::UNAUTHORIZED,
@@ -250,7 +267,7 @@ pub async fn login(
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
                 (
                     header::SET_COOKIE,
-                    admin.nonce_cookie(&nonce, STATE_LIFETIME.as_secs()),
+                    admin.nonce_cookie(&nonce, STATE_LIFETIME.as_secs(), client),
                 ),
             ],
         )
@@ -267,6 +284,7 @@ pub async fn login(
 pub async fn callback(
     State(state): State<AppState>,
     Query(query): Query<authorize::CallbackQuery>,
+    ClientOf(client): ClientOf,
     headers: HeaderMap,
 ) -> Response {
     let (Some(admin), Some(spotify)) = (&state.admin, state.service.spotify()) else {
@@ -287,7 +305,7 @@ pub async fn callback(
     let mut response = finish(&state, admin, spotify, query).await;
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, admin.nonce_cookie("", 0));
+        .insert(header::SET_COOKIE, admin.nonce_cookie("", 0, client));
     response
 }
 

@@ -6,13 +6,15 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{Caller, cached_response};
+use super::{Caller, ClientOf, cached_response};
+use crate::forwarded::Client;
 use crate::render::{WidgetParams, landing};
 use crate::startup::AppState;
 
 pub async fn landing(
     state: State<AppState>,
     Query(mut query): Query<HashMap<String, String>>,
+    ClientOf(client): ClientOf,
     headers: HeaderMap,
 ) -> Response {
     // The picker's form sends checkboxes only when ticked.
@@ -27,7 +29,7 @@ pub async fn landing(
         Ok(params) => params,
         Err(bad) => return bad.into_response(),
     };
-    let base = base_url(&state, &headers);
+    let base = base_url(&state, &headers, client);
     let rendered = landing::page(&base, &params, state.service.is_demo());
     let caller = Caller {
         if_none_match: headers.get(header::IF_NONE_MATCH).cloned(),
@@ -42,9 +44,10 @@ pub async fn landing(
     response
 }
 
-/// `PUBLIC_URL`, or the scheme and host this request came in on. The host is checked so
-/// that a forged `Host` header cannot put markup into the snippets.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+/// `PUBLIC_URL`, or the scheme and host this request came in on (the scheme as a trusted
+/// proxy reports it). The host is checked so that a forged `Host` header cannot put markup
+/// into the snippets.
+fn base_url(state: &AppState, headers: &HeaderMap, client: Client) -> String {
     if let Some(public) = &state.config.public_url {
         return public.as_str().trim_end_matches('/').to_owned();
     }
@@ -58,12 +61,10 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
                     .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
         })
         .unwrap_or("localhost:8080");
-    let scheme = match headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some("https") => "https",
-        _ => "http",
+    let scheme = if client.https == Some(true) {
+        "https"
+    } else {
+        "http"
     };
     format!("{scheme}://{host}")
 }

@@ -13,18 +13,22 @@ pub mod svg;
 pub mod widget;
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, MatchedPath, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use ipnet::IpNet;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::forwarded::{self, Client};
 use crate::metrics::{Metrics, Route};
 use crate::render::params::BadParam;
 use crate::render::{Rendered, WidgetParams};
@@ -56,6 +60,10 @@ pub fn router(state: AppState) -> Router {
     if state.config.metrics {
         router = router.route("/metrics", get(metrics::metrics));
     }
+    let observer = Observer {
+        metrics: state.metrics.clone(),
+        trusted_proxies: state.config.trusted_proxies.clone().into(),
+    };
     router
         .fallback(not_found)
         // The fastest level: at the default, brotli took milliseconds per response and
@@ -65,31 +73,57 @@ pub fn router(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(middleware::from_fn_with_state(
-            state.metrics.clone(),
-            observe,
-        ))
+        .layer(middleware::from_fn_with_state(observer, observe))
         .with_state(state)
 }
 
-/// One log line and one metric sample per request; health checks only at debug level. The
-/// query is left out: it may carry an authorization code.
-async fn observe(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+#[derive(Clone)]
+struct Observer {
+    metrics: Metrics,
+    trusted_proxies: Arc<[IpNet]>,
+}
+
+/// Finds the client behind the trusted proxies once, for the handlers and the log; then one
+/// log line and one metric sample per request, health checks only at debug level. The query
+/// is left out: it may carry an authorization code.
+async fn observe(State(observer): State<Observer>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let client = forwarded::client(peer, request.headers(), &observer.trusted_proxies);
+    request.extensions_mut().insert(client);
     let route = Route(request.extensions().get::<MatchedPath>().cloned());
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    metrics.request(route, status, elapsed);
+    observer.metrics.request(route, status, elapsed);
     let elapsed_us = elapsed.as_micros() as u64;
+    let client = client.ip;
     if path == "/healthz" {
-        tracing::debug!(%method, path, status, elapsed_us, "request");
+        tracing::debug!(%method, path, status, elapsed_us, %client, "request");
     } else {
-        tracing::info!(%method, path, status, elapsed_us, "request");
+        tracing::info!(%method, path, status, elapsed_us, %client, "request");
     }
     response
+}
+
+/// The client of a request, behind the trusted proxies (SPEC 9), as found by `observe`.
+pub struct ClientOf(pub Client);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientOf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let unknown = Client {
+            ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            https: None,
+        };
+        Ok(Self(parts.extensions.get().copied().unwrap_or(unknown)))
+    }
 }
 
 async fn not_found() -> Response {

@@ -93,7 +93,32 @@ async fn a_forged_host_header_does_not_reach_the_page() {
         .text()
         .await
         .unwrap();
-    assert!(html.contains("https://np.example.com/now-playing.svg"));
+    assert!(
+        html.contains("http://np.example.com/now-playing.svg"),
+        "X-Forwarded-Proto from an untrusted peer is ignored: {html}"
+    );
+}
+
+#[tokio::test]
+async fn the_scheme_of_the_snippets_comes_from_a_trusted_proxy() {
+    let app =
+        spawn_app_with(|c: &mut Config| c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()])
+            .await;
+    let html = app
+        .http
+        .get(app.url("/"))
+        .header("host", "np.example.com")
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("https://np.example.com/now-playing.svg"),
+        "{html}"
+    );
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ mod landing;
 mod metrics;
 mod normalisation;
 mod operations;
+mod proxies;
 mod routes;
 mod spotify_client;
 mod svg;

@@ -352,7 +352,7 @@ async fn readyz_says_upstream_while_spotify_fails() {
     assert_eq!(body["reason"], "upstream");
 }
 
-fn admin_config(spotify: &MockServer) -> Config {
+pub fn admin_config(spotify: &MockServer) -> Config {
     let mut config = test_config(spotify);
     config.admin = Some(AdminConfig {
         token: ADMIN_TOKEN.to_owned().into(),
@@ -361,7 +361,7 @@ fn admin_config(spotify: &MockServer) -> Config {
     config
 }
 
-fn basic(password: &str) -> String {
+pub fn basic(password: &str) -> String {
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("owner:{password}"))
