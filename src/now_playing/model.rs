@@ -254,10 +254,17 @@ impl Item {
     }
 }
 
-/// Control characters out, length bounded: text from Spotify goes on one line.
+/// Control characters and the other characters XML 1.0 forbids out, length bounded: text
+/// from Spotify goes on one line and into every output, the SVG card included.
 fn clean(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}') {
+                ' '
+            } else {
+                c
+            }
+        })
         .take(MAX_TEXT)
         .collect::<String>()
         .trim()
@@ -371,5 +378,22 @@ fn seeked(before: &NowPlaying, after: &NowPlaying) -> bool {
         (Some(expected), Some(actual)) => expected.abs_diff(actual) > SEEK_THRESHOLD_MS,
         (None, None) => false,
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_removes_what_xml_forbids_and_keeps_the_rest() {
+        let dirty = "a\u{0}b\u{1f}c\td\ne\u{FFFE}f\u{FFFF}g\u{7f}h \u{1F600} 東京 <&>";
+        assert_eq!(clean(dirty), "a b c d e f g h \u{1F600} 東京 <&>");
+    }
+
+    #[test]
+    fn clean_trims_and_bounds_length() {
+        assert_eq!(clean("  title \u{0} "), "title");
+        assert_eq!(clean(&"x".repeat(MAX_TEXT + 50)).chars().count(), MAX_TEXT);
     }
 }

@@ -228,7 +228,7 @@ fn fragment_markup(
     params: &WidgetParams,
     ctx: &PageContext<'_>,
     inline_accent: bool,
-) -> String {
+) -> askama::Result<String> {
     FragmentTemplate {
         w: widget,
         layout: params.layout_name(),
@@ -239,7 +239,6 @@ fn fragment_markup(
         accent_style: params.accent.as_deref().filter(|_| inline_accent),
     }
     .render()
-    .unwrap_or_default()
 }
 
 /// The bare fragment, for includes and `fetch` + insert.
@@ -248,8 +247,8 @@ pub fn fragment(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Re
     let csp = format!(
         "default-src 'none'; style-src 'self'; img-src 'self' data: {IMG_SOURCES}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     );
-    Rendered::new(
-        StatusCode::OK,
+    Rendered::ok_or_failed(
+        "the fragment",
         "text/html; charset=utf-8",
         fragment_markup(&widget, params, ctx, true),
         Some(csp),
@@ -287,15 +286,22 @@ pub fn embed(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Rende
         ttl: ctx.ttl.as_secs(),
         params,
         demo: ctx.demo,
-        fragment: fragment_markup(&widget, params, ctx, false),
+        fragment: match fragment_markup(&widget, params, ctx, false) {
+            Ok(markup) => markup,
+            Err(e) => return Rendered::failed("the embed page", e),
+        },
     }
-    .render()
-    .unwrap_or_default();
+    .render();
     let csp = format!(
         "default-src 'none'; script-src 'self'; style-src 'self'{style_hash}; img-src 'self' data: {IMG_SOURCES}; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {}",
         ctx.frame_ancestors
     );
-    Rendered::new(StatusCode::OK, "text/html; charset=utf-8", body, Some(csp))
+    Rendered::ok_or_failed(
+        "the embed page",
+        "text/html; charset=utf-8",
+        body,
+        Some(csp),
+    )
 }
 
 #[derive(Template)]
@@ -308,7 +314,16 @@ struct MessagePage<'a> {
 /// A small page that tells a person one thing (the `auth` callbacks), every word escaped.
 pub fn message_page(status: StatusCode, title: &str, message: &str) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let body = MessagePage { title, message }.render().unwrap_or_default();
+    let (status, body) = match (MessagePage { title, message }.render()) {
+        Ok(body) => (status, body),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot render the message page {title:?}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error: this page could not be rendered".to_owned(),
+            )
+        }
+    };
     (
         status,
         [

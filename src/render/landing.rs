@@ -2,7 +2,6 @@
 //! server's own address, with a theme picker (a plain form, improved by `landing.js`).
 
 use askama::Template;
-use axum::http::StatusCode;
 
 use super::Rendered;
 use super::params::{Background, Layout, Theme, WidgetParams};
@@ -95,11 +94,10 @@ pub fn page(base: &str, params: &WidgetParams, demo: bool) -> Rendered {
         markdown_snippet: format!("[![Now playing on Spotify]({base}/now-playing.svg{query})]({base}/now-playing/open)"),
         query,
     }
-    .render()
-    .unwrap_or_default();
+    .render();
     let csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-    Rendered::new(
-        StatusCode::OK,
+    Rendered::ok_or_failed(
+        "the landing page",
         "text/html; charset=utf-8",
         body,
         Some(csp.to_owned()),

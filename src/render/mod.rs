@@ -49,6 +49,33 @@ impl Rendered {
     }
 }
 
+impl Rendered {
+    /// A successful render as a response body, or a logged 500 when the template failed:
+    /// never an empty 200 with an `ETag`.
+    pub fn ok_or_failed<E: std::fmt::Display>(
+        what: &str,
+        content_type: &'static str,
+        body: Result<impl Into<Bytes>, E>,
+        csp: Option<String>,
+    ) -> Self {
+        match body {
+            Ok(body) => Self::new(StatusCode::OK, content_type, body, csp),
+            Err(e) => Self::failed(what, e),
+        }
+    }
+
+    /// The 500 served when `what` could not be rendered; the cause goes to the log.
+    pub fn failed(what: &str, error: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "cannot render {what}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain; charset=utf-8",
+            "internal error: this page could not be rendered",
+            None,
+        )
+    }
+}
+
 /// A strong `ETag`: the first 128 bits of the body's SHA-256.
 pub fn etag(body: &[u8]) -> HeaderValue {
     let digest = Sha256::digest(body);
@@ -127,5 +154,31 @@ fn json(view: &View) -> Rendered {
             serde_json::to_vec(&u.document()),
         ),
     };
-    Rendered::new(status, "application/json", body.unwrap_or_default(), None)
+    match body {
+        Ok(body) => Rendered::new(status, "application/json", body, None),
+        Err(e) => Rendered::failed("the JSON document", e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_render_is_a_500_with_a_body_never_an_empty_200() {
+        let failed = Rendered::ok_or_failed::<&str>(
+            "a test page",
+            "text/html; charset=utf-8",
+            Err::<String, _>("boom"),
+            None,
+        );
+        assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!failed.body.is_empty());
+        assert_eq!(failed.content_type, "text/plain; charset=utf-8");
+
+        let ok = Rendered::ok_or_failed::<&str>("a test page", "text/html", Ok("<p>hi</p>"), None);
+        assert_eq!(ok.status, StatusCode::OK);
+        assert_eq!(&ok.body[..], b"<p>hi</p>");
+        assert_eq!(ok.etag, etag(b"<p>hi</p>"));
+    }
 }

@@ -2,7 +2,6 @@
 //! `data:` URI, every string escaped for XML, and a neutral card when Spotify fails.
 
 use askama::Template;
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 
 use super::Rendered;
@@ -146,8 +145,7 @@ pub fn card(
         summary,
         progress,
     }
-    .render()
-    .unwrap_or_default();
+    .render();
     let csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:".to_owned();
-    Rendered::new(StatusCode::OK, "image/svg+xml", body, Some(csp))
+    Rendered::ok_or_failed("the SVG card", "image/svg+xml", body, Some(csp))
 }

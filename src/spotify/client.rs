@@ -128,7 +128,7 @@ impl SpotifyClient {
                     if body.iter().all(u8::is_ascii_whitespace) {
                         return Ok(None);
                     }
-                    serde_json::from_slice(&body)
+                    super::types::from_json(&body)
                         .map(Some)
                         .map_err(|e| SpotifyError::malformed(&e))
                 }

@@ -17,6 +17,61 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// Parses a Spotify body. A lone UTF-16 surrogate escape (`\ud800` without its pair) is not
+/// valid JSON text for serde, and one such title must not fail the whole answer: when parsing
+/// fails and the body has one, each lone surrogate becomes a space and the body is parsed again.
+pub fn from_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
+    serde_json::from_slice(body).or_else(|e| {
+        let repaired = replace_lone_surrogates(body);
+        if repaired == body {
+            return Err(e);
+        }
+        // Through an owned `Value`: the repaired text does not live as long as `body`.
+        serde_json::from_slice::<serde_json::Value>(&repaired)
+            .and_then(T::deserialize)
+            .map_err(|_| e)
+    })
+}
+
+/// `\uD800`-`\uDFFF` escapes that are not a high surrogate followed by a low one become `\u0020`.
+fn replace_lone_surrogates(body: &[u8]) -> Vec<u8> {
+    let escape_at = |i: usize| -> Option<u16> {
+        let hex = body.get(i..i + 6)?;
+        if &hex[..2] != b"\\u" {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
+    };
+    let is_high = |u: u16| (0xD800..0xDC00).contains(&u);
+    let is_low = |u: u16| (0xDC00..0xE000).contains(&u);
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] != b'\\' {
+            out.push(body[i]);
+            i += 1;
+            continue;
+        }
+        match escape_at(i) {
+            Some(high) if is_high(high) && escape_at(i + 6).is_some_and(is_low) => {
+                out.extend_from_slice(&body[i..i + 12]);
+                i += 12;
+            }
+            Some(unit) if is_high(unit) || is_low(unit) => {
+                out.extend_from_slice(b"\\u0020");
+                i += 6;
+            }
+            // Any other escape, `\\` included, is copied whole so its second byte is not
+            // mistaken for the start of another escape.
+            _ => {
+                out.extend_from_slice(&body[i..(i + 2).min(body.len())]);
+                i += 2;
+            }
+        }
+    }
+    out
+}
+
 /// `GET /v1/me/player/currently-playing`.
 #[derive(Debug, Deserialize)]
 pub struct CurrentlyPlaying {
@@ -105,4 +160,33 @@ pub struct TokenResponse {
 pub struct AccountsError {
     pub error: String,
     pub error_description: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Named {
+        name: String,
+    }
+
+    #[test]
+    fn lone_surrogates_become_spaces_and_the_rest_parses() {
+        for (body, want) in [
+            (r#"{"name":"a\ud800b"}"#, "a b"),
+            (r#"{"name":"a\udc00b"}"#, "a b"),
+            (r#"{"name":"\ud83d\ude00 ok \uD800"}"#, "\u{1F600} ok  "),
+            (r#"{"name":"back\\ud800slash"}"#, "back\\ud800slash"),
+        ] {
+            let parsed: Named = from_json(body.as_bytes()).unwrap();
+            assert_eq!(parsed.name, want, "{body}");
+        }
+    }
+
+    #[test]
+    fn other_malformed_bodies_still_fail() {
+        assert!(from_json::<Named>(br#"{"name":"#).is_err());
+        assert!(from_json::<Named>(br#"{"name":"\ud800"#).is_err());
+    }
 }

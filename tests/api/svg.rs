@@ -301,6 +301,33 @@ async fn a_hostile_title_is_text_in_the_card() {
 }
 
 #[tokio::test]
+async fn characters_xml_forbids_never_make_an_invalid_card() {
+    let app = spawn_app().await;
+    mount_token(&app.spotify, 1).await;
+    // Raw JSON text: escapes for C0 controls, U+FFFE, U+FFFF and a lone surrogate, which
+    // serde alone refuses.
+    let body = track_with(|v| v["item"]["name"] = j!("TITLE_HERE")).replace(
+        "TITLE_HERE",
+        r"Bell\u0007 and\u0000 nul\uFFFE\uFFFF lone\ud800 end",
+    );
+    mount_playing(&app.spotify, &body, 1).await;
+    let (_, svg) = card(&app, "").await;
+    let doc = assert_valid_svg(&svg);
+    let title = doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "title")
+        .unwrap()
+        .text()
+        .unwrap()
+        .to_owned();
+    assert!(title.contains("Bell  and  nul   lone  end"), "{title}");
+    let (status, json) = app.get_json("/now-playing").await;
+    assert_eq!(status, 200);
+    assert_eq!(json["item"]["title"], "Bell  and  nul   lone  end");
+    assert_eq!(json["stale"], false);
+}
+
+#[tokio::test]
 async fn a_long_title_is_cut_with_an_ellipsis() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
