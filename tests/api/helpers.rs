@@ -286,10 +286,19 @@ pub struct Server {
 impl Server {
     /// Starts `now-playing serve` with JSON logs and waits for its "listening" line.
     pub async fn start(env: &[(&str, &str)]) -> Server {
+        Self::start_with(&["serve"], env).await
+    }
+
+    /// Starts `now-playing serve --demo`, as [`Server::start`].
+    pub async fn start_demo(env: &[(&str, &str)]) -> Server {
+        Self::start_with(&["serve", "--demo"], env).await
+    }
+
+    async fn start_with(args: &[&str], env: &[(&str, &str)]) -> Server {
         use tokio::io::AsyncBufReadExt;
         let mut all = vec![("PORT", "0"), ("LOG_FORMAT", "json")];
         all.extend_from_slice(env);
-        let mut child = binary(&["serve"], &all).spawn().expect("the binary runs");
+        let mut child = binary(args, &all).spawn().expect("the binary runs");
         let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let (port_tx, port_rx) = tokio::sync::oneshot::channel();
         let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
