@@ -17,3 +17,4 @@ mod routes;
 mod spotify_client;
 mod svg;
 mod token_lifecycle;
+mod unreachable;
