@@ -25,9 +25,14 @@ pub async fn run(args: CheckArgs) -> ExitCode {
     let Source::Spotify(spotify) = &config.source else {
         return ExitCode::from(2);
     };
+    println!("now-playing check");
+    // Without CA certificates no client can be built at all: say so instead of panicking.
+    if let Err(e) = crate::spotify::try_http_client() {
+        println!("  ✗ TLS: {e}");
+        return ExitCode::FAILURE;
+    }
     let client = SpotifyClient::new(spotify, Clock::system(), crate::metrics::Metrics::new());
     let mut ok = true;
-    println!("now-playing check");
 
     match client.tokens().access_token().await {
         Ok(_) => {
@@ -40,9 +45,12 @@ pub async fn run(args: CheckArgs) -> ExitCode {
         }
         Err(e) => {
             println!("  ✗ credentials: could not be checked: {e}");
-            println!(
-                "    fix: check SPOTIFY_ACCOUNTS_URL and this machine's network, then try again"
-            );
+            match e.unreachable() {
+                Some(u) => println!("    fix: {}", u.cause.advice("SPOTIFY_ACCOUNTS_URL")),
+                None => println!(
+                    "    fix: check SPOTIFY_ACCOUNTS_URL and this machine's network, then try again"
+                ),
+            }
             return ExitCode::FAILURE;
         }
     }
@@ -85,6 +93,9 @@ pub async fn run(args: CheckArgs) -> ExitCode {
         Err(e) => {
             ok = false;
             println!("  ✗ Spotify's currently-playing failed: {e}");
+            if let Some(u) = e.unreachable() {
+                println!("    fix: {}", u.cause.advice("SPOTIFY_API_URL"));
+            }
             if matches!(e, SpotifyError::Forbidden) {
                 println!(
                     "    fix: in development mode, add your Spotify account under the app's User Management, and note that Spotify requires the app owner to have Premium"

@@ -17,7 +17,9 @@ pub async fn healthz() -> &'static str {
 }
 
 /// 200 when the credentials work; 503 with `reason` (`invalid_grant`, `invalid_client`,
-/// `upstream`) when they do not. Asks Spotify no more than the shared cache does.
+/// `upstream`) when they do not, and for `upstream` a `detail` naming what failed (such as
+/// `cannot reach api.spotify.com: name not resolved`): this is an operator's endpoint.
+/// Asks Spotify no more than the shared cache does.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let Some(spotify) = state.service.spotify() else {
         return ready(StatusCode::OK, json!({ "status": "ready", "demo": true }));
@@ -40,10 +42,15 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             StatusCode::OK,
             json!({ "status": "ready", "refresh_token_expires_at": expires_at }),
         ),
-        Some(reason) => ready(
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({ "status": "unavailable", "reason": reason, "refresh_token_expires_at": expires_at }),
-        ),
+        Some(reason) => {
+            let mut body = json!({ "status": "unavailable", "reason": reason, "refresh_token_expires_at": expires_at });
+            if reason == "upstream"
+                && let Some(detail) = spotify.last_failure()
+            {
+                body["detail"] = detail.into();
+            }
+            ready(StatusCode::SERVICE_UNAVAILABLE, body)
+        }
     }
 }
 

@@ -25,6 +25,8 @@ pub struct SpotifyClient {
     clock: Clock,
     /// After a 429 from the API: Spotify's limit is per app, so no API call at all before this.
     not_before: Arc<std::sync::Mutex<Option<Instant>>>,
+    /// Why the last `currently-playing` round failed, for `/readyz`; `None` after a success.
+    last_failure: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl SpotifyClient {
@@ -48,6 +50,7 @@ impl SpotifyClient {
             metrics,
             clock,
             not_before: Arc::default(),
+            last_failure: Arc::default(),
             http,
             currently_playing_url,
             recently_played_url,
@@ -60,8 +63,22 @@ impl SpotifyClient {
 
     /// What plays now; `Ok(None)` when nothing does (HTTP 204 or an empty body).
     pub async fn currently_playing(&self) -> Result<Option<CurrentlyPlaying>, SpotifyError> {
-        self.get("currently_playing", &self.currently_playing_url)
-            .await
+        let result = self
+            .get("currently_playing", &self.currently_playing_url)
+            .await;
+        *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) =
+            result.as_ref().err().map(ToString::to_string);
+        result
+    }
+
+    /// Why the last `currently-playing` round failed (the token refresh included), such as
+    /// `cannot reach api.spotify.com: connection refused`; `None` once one succeeded. Names
+    /// hosts, never secrets.
+    pub fn last_failure(&self) -> Option<String> {
+        self.last_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The last played track, if any. Needs the `user-read-recently-played` scope
@@ -182,7 +199,16 @@ pub(crate) fn log_call_ref(
     match result {
         Ok(()) => tracing::info!(endpoint, outcome = "ok", elapsed_ms, "spotify call"),
         Err(e) => {
-            tracing::warn!(endpoint, outcome = e.outcome(), elapsed_ms, error = %e, "spotify call failed")
+            let unreachable = e.unreachable();
+            tracing::warn!(
+                endpoint,
+                outcome = e.outcome(),
+                elapsed_ms,
+                host = unreachable.map(|u| u.host.as_str()),
+                cause = unreachable.map(|u| u.cause.label()),
+                error = %e,
+                "spotify call failed"
+            )
         }
     }
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::unreachable::{self, Cause, Deadlines, Unreachable};
+
 /// A Spotify failure. Messages name no secret: tokens travel in headers and form bodies,
 /// never in URLs, and bodies are never quoted.
 #[derive(Debug, thiserror::Error)]
@@ -18,10 +20,10 @@ pub enum SpotifyError {
     /// Any other unexpected status, 5xx included.
     #[error("Spotify answered HTTP {0}")]
     Status(u16),
-    #[error("Spotify did not answer in time")]
-    Timeout,
-    #[error("could not reach Spotify: {0}")]
-    Transport(String),
+    /// No HTTP answer: the name did not resolve, the connection was refused, the deadline
+    /// passed or TLS failed; the message names the host and the cause.
+    #[error(transparent)]
+    Unreachable(Unreachable),
     #[error("Spotify sent a body that could not be read: {0}")]
     Malformed(String),
 }
@@ -64,14 +66,26 @@ impl std::fmt::Display for AuthFailure {
 }
 
 impl SpotifyError {
+    /// A failed request to the Web API or the token endpoint.
     pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
-        if e.is_timeout() {
-            Self::Timeout
-        } else if e.is_decode() {
-            Self::Malformed(e.to_string())
-        } else {
+        Self::from_reqwest_within(e, Deadlines::SPOTIFY)
+    }
+
+    /// A failed request by a client with these deadlines.
+    pub(crate) fn from_reqwest_within(e: reqwest::Error, deadlines: Deadlines) -> Self {
+        if e.is_decode() && !e.is_timeout() {
             // Without the URL: it only repeats a base URL from the settings.
-            Self::Transport(e.without_url().to_string())
+            Self::Malformed(e.without_url().to_string())
+        } else {
+            Self::Unreachable(unreachable::classify(&e, deadlines))
+        }
+    }
+
+    /// Why no answer came, when that is what happened.
+    pub fn unreachable(&self) -> Option<&Unreachable> {
+        match self {
+            Self::Unreachable(u) => Some(u),
+            _ => None,
         }
     }
 
@@ -93,8 +107,10 @@ impl SpotifyError {
             Self::RateLimited { .. } => "rate_limited",
             Self::Forbidden => "forbidden",
             Self::Status(_) => "status",
-            Self::Timeout => "timeout",
-            Self::Transport(_) => "transport",
+            Self::Unreachable(u) => match u.cause {
+                Cause::TimedOut { .. } => "timeout",
+                _ => "transport",
+            },
             Self::Malformed(_) => "malformed",
         }
     }

@@ -12,6 +12,7 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use super::SpotifyError;
+use super::unreachable::Deadlines;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::now_playing::model::is_spotify_image;
@@ -86,13 +87,12 @@ impl Cache {
 
 impl Images {
     pub fn new(base: Option<Url>, clock: Clock, metrics: Metrics) -> Self {
-        let http = reqwest::Client::builder()
-            .user_agent(super::USER_AGENT)
-            .connect_timeout(IMAGE_TIMEOUT)
-            .timeout(IMAGE_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("the TLS backend is compiled in");
+        let http = super::build(
+            reqwest::Client::builder()
+                .connect_timeout(IMAGE_TIMEOUT)
+                .timeout(IMAGE_TIMEOUT),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         Self {
             http,
             base,
@@ -189,12 +189,18 @@ async fn fetch(http: reqwest::Client, url: Url, metrics: Metrics) -> Option<Arc<
     result.ok()
 }
 
+/// Image fetches have their own, shorter deadlines.
+const DEADLINES: Deadlines = Deadlines {
+    connect: IMAGE_TIMEOUT,
+    call: IMAGE_TIMEOUT,
+};
+
+fn from_reqwest(e: reqwest::Error) -> SpotifyError {
+    SpotifyError::from_reqwest_within(e, DEADLINES)
+}
+
 async fn download(http: &reqwest::Client, url: Url) -> Result<Arc<str>, SpotifyError> {
-    let mut response = http
-        .get(url)
-        .send()
-        .await
-        .map_err(SpotifyError::from_reqwest)?;
+    let mut response = http.get(url).send().await.map_err(from_reqwest)?;
     if response.status().as_u16() != 200 {
         return Err(SpotifyError::Status(response.status().as_u16()));
     }
@@ -226,7 +232,7 @@ async fn download(http: &reqwest::Client, url: Url) -> Result<Arc<str>, SpotifyE
         return Err(SpotifyError::Malformed("image larger than 1 MiB".into()));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(SpotifyError::from_reqwest)? {
+    while let Some(chunk) = response.chunk().await.map_err(from_reqwest)? {
         if body.len() + chunk.len() > MAX_IMAGE_BYTES {
             return Err(SpotifyError::Malformed("image larger than 1 MiB".into()));
         }

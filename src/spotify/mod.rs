@@ -7,10 +7,12 @@ pub mod error;
 pub mod images;
 pub mod token;
 pub mod types;
+pub mod unreachable;
 
 pub use client::SpotifyClient;
 pub use error::{AuthFailure, SpotifyError};
 pub use token::TokenManager;
+pub use unreachable::{Cause, Unreachable};
 
 /// The `User-Agent` of every request to Spotify.
 pub const USER_AGENT: &str = concat!(
@@ -24,12 +26,37 @@ pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The shared HTTP client for Spotify: rustls, timeouts, our `User-Agent`, no redirects.
+///
+/// # Panics
+/// When TLS cannot be set up, which in practice means no CA certificates were found; the
+/// message says so and how to fix it. `check` asks [`try_http_client`] first.
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    try_http_client().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`http_client`], or why TLS cannot be set up (no CA certificates, typically in a bare
+/// container), in words that say what to fix.
+pub fn try_http_client() -> Result<reqwest::Client, String> {
+    build(
+        reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(CALL_TIMEOUT),
+    )
+}
+
+/// Builds a client with our `User-Agent` and no redirects.
+pub(crate) fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, String> {
+    builder
         .user_agent(USER_AGENT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(CALL_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .expect("the TLS backend is compiled in")
+        .map_err(|e| {
+            // rustls-platform-verifier refuses to start without a single CA certificate.
+            let cause = std::iter::successors(std::error::Error::source(&e), |&e| e.source())
+                .last()
+                .map_or_else(|| e.to_string(), ToString::to_string);
+            format!(
+                "cannot set up TLS for Spotify: {cause}. Install CA certificates (the ca-certificates package; in a container, copy /etc/ssl/certs/ca-certificates.crt into the image) or point SSL_CERT_FILE at a PEM bundle"
+            )
+        })
 }

@@ -18,3 +18,4 @@ mod routes;
 mod spotify_client;
 mod svg;
 mod token_lifecycle;
+mod unreachable;
