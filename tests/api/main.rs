@@ -16,4 +16,5 @@ mod operations;
 mod routes;
 mod spotify_client;
 mod svg;
+mod swr;
 mod token_lifecycle;
