@@ -135,7 +135,7 @@ impl Metrics {
             spotify_latency.clone(),
         );
         let cache = Family::<CacheLabels, Counter>::default();
-        registry.register("cache_lookups", "Reads of the shared now-playing state: hit (served from cache) or miss (waited for Spotify)", cache.clone());
+        registry.register("cache_lookups", "Reads of the shared now-playing state: hit (fresh) or miss (older than CACHE_TTL: a fetch was started, or waited for before the first answer)", cache.clone());
         // One statement each: the guard `get_or_create` returns holds the family's lock.
         let cache_hits = cache
             .get_or_create(&CacheLabels {

@@ -101,7 +101,9 @@ impl Events {
                     () = shutdown.cancelled() => return,
                 }
             }
-            self.service.current().await;
+            // Waits for the fetch rather than answering from the old state: sleeping from
+            // its end, the next poll finds the state older than the TTL, as it should.
+            self.service.refreshed().await;
             tokio::select! {
                 () = clock.sleep(self.service.ttl()) => {},
                 () = shutdown.cancelled() => return,

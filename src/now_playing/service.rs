@@ -1,9 +1,11 @@
 //! The one shared cache between viewers and Spotify. Every route and event client reads
 //! [`NowPlayingService::current`]; it calls Spotify at most once per `CACHE_TTL` however many
-//! ask at once (single flight), serves the last good answer as `stale` while Spotify
-//! fails, and honours `Retry-After`.
+//! ask at once (single flight), answers from the last state while the next one is fetched
+//! (stale-while-revalidate), serves the last good answer as `stale` while Spotify fails,
+//! and honours `Retry-After`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -29,6 +31,9 @@ pub struct Snapshot {
     pub refresh_after: Instant,
     /// Representations rendered from `view`, kept with it.
     pub renders: Memo,
+    /// Whether this state came from a fetch (an error counts): false only for the placeholder
+    /// before the first one, which is never served while a fetch is due.
+    answered: bool,
 }
 
 impl Snapshot {
@@ -37,6 +42,7 @@ impl Snapshot {
             renders: Memo::new(&view),
             view,
             refresh_after,
+            answered: true,
         }
     }
 }
@@ -53,6 +59,9 @@ struct Inner {
     /// The last fetched state; every new one is also a change notification for event streams.
     latest: watch::Sender<Arc<Snapshot>>,
     round: Mutex<Memory>,
+    /// A background refresh has been spawned and has not ended: viewers who find the state
+    /// old meanwhile spawn no other.
+    revalidating: AtomicBool,
     metrics: Metrics,
 }
 
@@ -84,15 +93,18 @@ impl NowPlayingService {
                 metrics.clone(),
             ))),
         };
-        // Expired from the start, so the first viewer triggers the first fetch.
-        let empty = Snapshot::new(
-            View::Unavailable(Unavailable {
-                code: ErrorCode::Upstream,
-                message: "Spotify has not answered yet".into(),
-                refresh_token_expires_at: None,
-            }),
-            clock.now(),
-        );
+        // Expired from the start, so the first viewer triggers the first fetch and waits.
+        let empty = Snapshot {
+            answered: false,
+            ..Snapshot::new(
+                View::Unavailable(Unavailable {
+                    code: ErrorCode::Upstream,
+                    message: "Spotify has not answered yet".into(),
+                    refresh_token_expires_at: None,
+                }),
+                clock.now(),
+            )
+        };
         Self(Arc::new(Inner {
             upstream,
             ttl: config.cache_ttl,
@@ -100,6 +112,7 @@ impl NowPlayingService {
             show_recent: config.show_recent,
             latest: watch::Sender::new(Arc::new(empty)),
             round: Mutex::new(Memory::default()),
+            revalidating: AtomicBool::new(false),
             clock,
             metrics,
         }))
@@ -124,8 +137,11 @@ impl NowPlayingService {
         self.0.ttl
     }
 
-    /// The state to serve now: the cached one while it is fresh, else one new fetch shared
-    /// by every caller waiting for it.
+    /// The state to serve now, without waiting for Spotify once it has answered: the cached
+    /// state, fresh or not. One older than `CACHE_TTL` (or a `Retry-After`) also starts the
+    /// one background fetch, whose result goes to those who come after it. Only before the
+    /// first answer does the caller wait, for a fetch shared by everyone waiting (and in
+    /// demo mode, whose fetch is instant).
     pub async fn current(&self) -> Arc<Snapshot> {
         let cached = self.latest();
         let fresh = self.0.clock.now() < cached.refresh_after;
@@ -133,13 +149,56 @@ impl NowPlayingService {
         if fresh {
             return cached;
         }
-        // The round runs in its own task, so a viewer who leaves mid-call cannot cancel the
+        // Demo mode has no Spotify to wait for: its next scene is computed at once.
+        if cached.answered && !self.is_demo() {
+            self.revalidate();
+            return cached;
+        }
+        self.wait_for_refresh().await
+    }
+
+    /// The state after the fetch that is due, if one is: waits for it (sharing the one in
+    /// flight) instead of answering from the old state. For the event poller, which must
+    /// see each new state before it sleeps for the next `CACHE_TTL`; viewers use
+    /// [`Self::current`].
+    pub async fn refreshed(&self) -> Arc<Snapshot> {
+        let cached = self.latest();
+        let fresh = self.0.clock.now() < cached.refresh_after;
+        self.0.metrics.cache(fresh);
+        if fresh {
+            return cached;
+        }
+        self.wait_for_refresh().await
+    }
+
+    async fn wait_for_refresh(&self) -> Arc<Snapshot> {
+        // The round runs in its own task, so a caller who leaves mid-call cannot cancel the
         // fetch that everyone else is waiting for.
         let inner = Arc::clone(&self.0);
         match tokio::spawn(async move { inner.refresh().await }).await {
             Ok(snapshot) => snapshot,
             Err(_) => self.latest(),
         }
+    }
+
+    /// Starts the background fetch unless one is running already: one task per round,
+    /// however many viewers find the state old at once.
+    fn revalidate(&self) {
+        if self
+            .0
+            .revalidating
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        // Made before the spawn, so the flag is cleared however the task ends: done,
+        // panicked, or dropped with the runtime.
+        let running = Revalidating(Arc::clone(&self.0));
+        tokio::spawn(async move {
+            running.0.refresh().await;
+            drop(running);
+        });
     }
 
     /// The last fetched state, fresh or not, without calling Spotify.
@@ -198,7 +257,18 @@ impl NowPlayingService {
     }
 }
 
+/// Clears [`Inner::revalidating`] when the background fetch ends, however it ends.
+struct Revalidating(Arc<Inner>);
+
+impl Drop for Revalidating {
+    fn drop(&mut self) {
+        self.0.revalidating.store(false, Ordering::Release);
+    }
+}
+
 impl Inner {
+    /// One fetch round, unless another one made the state fresh while this one waited for
+    /// the lock: the single flight.
     async fn refresh(&self) -> Arc<Snapshot> {
         let mut memory = self.round.lock().await;
         let cached = Arc::clone(&self.latest.borrow());

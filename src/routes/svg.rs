@@ -15,7 +15,8 @@ use crate::startup::AppState;
 
 /// The whole answer, at most.
 pub const DEADLINE: Duration = Duration::from_millis(3800);
-/// Waiting for the state, at most; the last known one is drawn after that.
+/// Waiting for the state, at most: only before Spotify's first answer, as no later fetch is
+/// waited for (SPEC 7). The placeholder state is drawn after that.
 pub const STATE_WAIT: Duration = Duration::from_millis(2500);
 
 pub async fn card(state: State<AppState>, Widget(params): Widget, caller: Caller) -> Response {

@@ -46,6 +46,7 @@ async fn a_request_after_the_ttl_makes_exactly_one_new_call() {
     for _ in 0..5 {
         app.get("/now-playing").await;
     }
+    app.refresh_landed().await;
     assert_eq!(app.calls_to(CURRENTLY_PLAYING).await, 2);
 }
 
@@ -81,5 +82,6 @@ async fn the_ttl_is_the_configured_one() {
     assert_eq!(app.calls_to(CURRENTLY_PLAYING).await, 1);
     app.advance(1);
     app.get("/now-playing").await;
+    app.refresh_landed().await;
     assert_eq!(app.calls_to(CURRENTLY_PLAYING).await, 2);
 }

@@ -18,13 +18,15 @@ async fn mount_playing_once(app: &TestApp, body: &str) {
         .await;
 }
 
-/// Moves the clock one TTL on and waits until the poller has asked Spotify `calls` times.
+/// Moves the clock one TTL on and waits until the poller has asked Spotify `calls` times
+/// and the answer has landed.
 async fn next_poll(app: &TestApp, calls: usize) {
     app.advance(10);
     eventually("the poller asks Spotify", || async {
         app.calls_to(CURRENTLY_PLAYING).await >= calls
     })
     .await;
+    app.refresh_landed().await;
 }
 
 #[tokio::test]

@@ -178,6 +178,18 @@ impl TestApp {
         self.clock.advance(Duration::from_secs(seconds));
     }
 
+    /// Waits until the shared state is fresh again: for the fetch that a request after the
+    /// TTL started in the background (stale-while-revalidate) to land, so that the next
+    /// request gets its result. Returns at once when no fetch was due.
+    pub async fn refresh_landed(&self) {
+        let mut states = self.state.service.subscribe();
+        let landed = states.wait_for(|s| self.clock.now() < s.refresh_after);
+        tokio::time::timeout(Duration::from_secs(10), landed)
+            .await
+            .expect("the background fetch lands within 10 s")
+            .expect("the service lives");
+    }
+
     /// Calls Spotify received on `path` so far.
     pub async fn calls_to(&self, path: &str) -> usize {
         self.spotify

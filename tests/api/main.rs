@@ -17,5 +17,6 @@ mod proxies;
 mod routes;
 mod spotify_client;
 mod svg;
+mod swr;
 mod token_lifecycle;
 mod unreachable;

@@ -89,6 +89,7 @@ async fn spotify_calls_cache_lookups_and_refreshes_are_counted() {
     }
     app.advance(10);
     app.get("/now-playing.html").await;
+    app.refresh_landed().await;
 
     assert_eq!(
         metric(

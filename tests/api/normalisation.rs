@@ -174,10 +174,12 @@ async fn recently_played_is_asked_at_most_once_a_minute() {
 
     for _ in 0..6 {
         assert_eq!(app.get_json("/now-playing").await.1["state"], "recent");
+        app.refresh_landed().await;
         app.advance(10);
     }
     assert_eq!(app.calls_to(RECENTLY_PLAYED).await, 1);
     app.get("/now-playing").await;
+    app.refresh_landed().await;
     assert_eq!(
         app.calls_to(RECENTLY_PLAYED).await,
         2,

@@ -52,6 +52,7 @@ async fn the_access_token_is_reused_until_a_minute_before_it_expires() {
     // The token lives 3600 s and is refreshed from 3540 s on.
     app.advance(3538);
     app.get("/now-playing").await;
+    app.refresh_landed().await;
     assert_eq!(
         app.calls_to(TOKEN_PATH).await,
         1,
@@ -59,6 +60,7 @@ async fn the_access_token_is_reused_until_a_minute_before_it_expires() {
     );
     app.advance(10);
     app.get("/now-playing").await;
+    app.refresh_landed().await;
     assert_eq!(
         app.calls_to(TOKEN_PATH).await,
         2,
@@ -92,6 +94,7 @@ async fn a_rotated_refresh_token_replaces_the_old_one() {
     app.get("/now-playing").await;
     app.advance(3600);
     app.get("/now-playing").await;
+    app.refresh_landed().await;
 }
 
 #[tokio::test]
@@ -111,6 +114,7 @@ async fn a_refresh_without_a_new_refresh_token_keeps_the_old_one() {
     app.get("/now-playing").await;
     app.advance(3600);
     app.get("/now-playing").await;
+    app.refresh_landed().await;
 }
 
 #[tokio::test]
@@ -185,6 +189,7 @@ async fn invalid_grant_answers_spotify_auth_and_retries_at_most_once_a_minute() 
         assert_eq!(status, 503);
         assert_eq!(body["state"], "unavailable");
         assert_eq!(body["error"]["code"], "spotify_auth");
+        app.refresh_landed().await;
         app.advance(10);
     }
     assert_eq!(
@@ -194,6 +199,7 @@ async fn invalid_grant_answers_spotify_auth_and_retries_at_most_once_a_minute() 
     );
     app.advance(20);
     app.get("/now-playing").await;
+    app.refresh_landed().await;
     assert_eq!(
         app.calls_to(TOKEN_PATH).await,
         2,
@@ -219,6 +225,9 @@ async fn invalid_client_answers_spotify_auth_even_with_a_last_good_answer() {
 
     assert_eq!(app.get_json("/now-playing").await.0, 200);
     app.advance(3600);
+    // Answered at once from the last state; the fetch it starts meets invalid_client.
+    assert_eq!(app.get_json("/now-playing").await.0, 200);
+    app.refresh_landed().await;
     let (status, body) = app.get_json("/now-playing").await;
     assert_eq!(status, 503);
     assert_eq!(body["error"]["code"], "spotify_auth");
@@ -248,6 +257,8 @@ async fn a_429_stops_calls_until_retry_after_has_passed() {
 
     app.get("/now-playing").await;
     app.advance(10);
+    app.get("/now-playing").await;
+    app.refresh_landed().await;
     let (status, body) = app.get_json("/now-playing").await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -260,6 +271,7 @@ async fn a_429_stops_calls_until_retry_after_has_passed() {
     for _ in 0..11 {
         app.advance(10);
         app.get("/now-playing").await;
+        app.refresh_landed().await;
     }
     assert_eq!(
         app.calls_to(CURRENTLY_PLAYING).await,
@@ -267,6 +279,12 @@ async fn a_429_stops_calls_until_retry_after_has_passed() {
         "no call inside the Retry-After window"
     );
     app.advance(10);
+    let (_, meanwhile) = app.get_json("/now-playing").await;
+    assert_eq!(
+        meanwhile["stale"], true,
+        "answered at once from the last state"
+    );
+    app.refresh_landed().await;
     let (_, body) = app.get_json("/now-playing").await;
     assert_eq!(app.calls_to(CURRENTLY_PLAYING).await, 3);
     assert_eq!(body["stale"], false);
@@ -310,6 +328,9 @@ async fn server_errors_serve_the_last_good_answer_as_stale_until_stale_max() {
     let (_, fresh) = app.get_json("/now-playing").await;
     assert_eq!(fresh["stale"], false);
     app.advance(10);
+    let (_, meanwhile) = app.get_json("/now-playing").await;
+    assert_eq!(meanwhile, fresh, "answered at once from the last state");
+    app.refresh_landed().await;
     let (status, stale) = app.get_json("/now-playing").await;
     assert_eq!(status, 200);
     assert_eq!(stale["stale"], true);
@@ -317,6 +338,9 @@ async fn server_errors_serve_the_last_good_answer_as_stale_until_stale_max() {
     assert_eq!(stale["fetched_at"], fresh["fetched_at"]);
 
     app.advance(51);
+    let (status, _) = app.get_json("/now-playing").await;
+    assert_eq!(status, 200, "the last state, while the next is fetched");
+    app.refresh_landed().await;
     let (status, body) = app.get_json("/now-playing").await;
     assert_eq!(status, 503, "past STALE_MAX");
     assert_eq!(body["error"]["code"], "upstream");
@@ -345,6 +369,8 @@ async fn malformed_json_is_served_as_stale() {
 
     app.get("/now-playing").await;
     app.advance(10);
+    app.get("/now-playing").await;
+    app.refresh_landed().await;
     let (status, body) = app.get_json("/now-playing").await;
     assert_eq!(status, 200);
     assert_eq!(body["stale"], true);
@@ -370,13 +396,21 @@ async fn a_hanging_spotify_is_cut_off_after_five_seconds_and_served_as_stale() {
     app.advance(10);
     let started = std::time::Instant::now();
     let (status, body) = app.get_json("/now-playing").await;
-    let took = started.elapsed();
+    let answered = started.elapsed();
+    assert_eq!((status, &body["stale"]), (200, &false.into()));
+    assert!(
+        answered < Duration::from_millis(300),
+        "answered at once from the last state, in {answered:?}"
+    );
+    app.refresh_landed().await;
+    let cut_off = started.elapsed();
+    assert!(
+        cut_off >= Duration::from_millis(4900) && cut_off < Duration::from_secs(7),
+        "cut off after {cut_off:?}"
+    );
+    let (status, body) = app.get_json("/now-playing").await;
     assert_eq!(status, 200);
     assert_eq!(body["stale"], true);
-    assert!(
-        took >= Duration::from_millis(4900) && took < Duration::from_secs(7),
-        "took {took:?}"
-    );
 }
 
 #[tokio::test]
@@ -427,6 +461,8 @@ async fn dead_credentials_stay_dead_when_the_retry_fails_otherwise() {
 
     assert_eq!(app.get_json("/now-playing").await.0, 200);
     app.advance(3600); // the access token needs a refresh: invalid_grant
+    app.get("/now-playing").await;
+    app.refresh_landed().await;
     assert_eq!(
         app.get_json("/now-playing").await.1["error"]["code"],
         "spotify_auth"
@@ -439,6 +475,7 @@ async fn dead_credentials_stay_dead_when_the_retry_fails_otherwise() {
             (503, Some("spotify_auth")),
             "not stale data"
         );
+        app.refresh_landed().await;
     }
     assert_eq!(
         app.calls_to(TOKEN_PATH).await,
@@ -497,6 +534,7 @@ async fn a_429_on_recently_played_holds_every_call_until_retry_after() {
     for _ in 0..29 {
         app.advance(10);
         app.get("/now-playing").await;
+        app.refresh_landed().await;
     }
     assert_eq!(
         app.calls_to(CURRENTLY_PLAYING).await,
@@ -505,5 +543,6 @@ async fn a_429_on_recently_played_holds_every_call_until_retry_after() {
     );
     app.advance(10);
     app.get("/now-playing").await;
+    app.refresh_landed().await;
     assert_eq!(app.calls_to(CURRENTLY_PLAYING).await, 2);
 }

@@ -223,7 +223,11 @@ async fn after_invalid_grant_a_token_put_into_the_token_file_is_tried_within_a_m
         503,
         "not before a minute has passed"
     );
+    app.refresh_landed().await;
+    assert_eq!(app.get_json("/now-playing").await.0, 503);
     app.advance(30);
+    app.get("/now-playing").await;
+    app.refresh_landed().await;
     let (status, body) = app.get_json("/now-playing").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["item"]["title"], "Digital Love");
@@ -548,6 +552,8 @@ async fn the_callback_swaps_in_the_new_token_and_saves_it() {
     );
 
     app.advance(10);
+    app.get("/now-playing").await;
+    app.refresh_landed().await;
     let (status, doc) = app.get_json("/now-playing").await;
     assert_eq!(status, 200, "{doc}");
     let (status, ready) = app.get_json("/readyz").await;
@@ -745,6 +751,7 @@ async fn dead_credentials_are_explained_once_in_the_log_however_long_they_stay_d
         .await;
     for _ in 0..18 {
         app.get("/now-playing").await;
+        app.refresh_landed().await;
         app.advance(10);
     }
     let text = logged(&logs);
