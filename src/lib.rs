@@ -9,6 +9,8 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connections;
+pub mod limits;
 pub mod metrics;
 pub mod now_playing;
 pub mod render;
