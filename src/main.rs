@@ -39,7 +39,7 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
-    let config = match args.settings.resolve(args.demo) {
+    let mut config = match args.settings.resolve(args.demo) {
         Ok(config) => config,
         Err(e) => {
             eprint!("{e}");
@@ -47,6 +47,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     telemetry::init(config.log_format);
+    config.max_connections = now_playing::limits::fit_connections(config.max_connections);
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(e) => {

@@ -1,7 +1,7 @@
 //! Building and running the application: bind (port 0 works), serve until told to stop,
 //! then stop accepting, finish in-flight requests and return within a few seconds.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::{Config, Source};
+use crate::connections::{self, Limits};
 use crate::metrics::Metrics;
 use crate::now_playing::NowPlayingService;
 use crate::now_playing::events::Events;
@@ -150,17 +151,23 @@ impl Application {
             "now-playing {} listening",
             env!("CARGO_PKG_VERSION")
         );
-        let app = crate::routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future();
+        let limits = Limits {
+            header_timeout: state.config.header_timeout,
+            max_connections: state.config.max_connections,
+        };
+        let server = connections::serve(
+            listener,
+            crate::routes::router(state),
+            limits,
+            shutdown.clone(),
+        );
         tokio::select! {
-            result = server => result,
+            () = server => {},
             () = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
                 tracing::warn!("requests still open after {SHUTDOWN_GRACE:?}; stopping anyway");
-                Ok(())
             }
         }
+        Ok(())
     }
 }
 

@@ -298,19 +298,38 @@ pub struct Server {
 impl Server {
     /// Starts `now-playing serve` with JSON logs and waits for its "listening" line.
     pub async fn start(env: &[(&str, &str)]) -> Server {
-        Self::start_with(&["serve"], env).await
+        Self::start_with(&["serve"], env, None).await
     }
 
-    /// Starts `now-playing serve --demo`, as [`Server::start`].
-    pub async fn start_demo(env: &[(&str, &str)]) -> Server {
-        Self::start_with(&["serve", "--demo"], env).await
-    }
-
-    async fn start_with(args: &[&str], env: &[(&str, &str)]) -> Server {
+    /// Starts `now-playing ARGS` with JSON logs, under an open-files limit (soft and hard)
+    /// when one is given, and waits for its "listening" line.
+    pub async fn start_with(
+        args: &[&str],
+        env: &[(&str, &str)],
+        open_files: Option<u64>,
+    ) -> Server {
         use tokio::io::AsyncBufReadExt;
         let mut all = vec![("PORT", "0"), ("LOG_FORMAT", "json")];
         all.extend_from_slice(env);
-        let mut child = binary(args, &all).spawn().expect("the binary runs");
+        let mut command = binary(args, &all);
+        if let Some(limit) = open_files {
+            let limit = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            // SAFETY: runs in the forked child before exec and only calls setrlimit, which is
+            // async-signal-safe.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let mut child = command.spawn().expect("the binary runs");
         let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let (port_tx, port_rx) = tokio::sync::oneshot::channel();
         let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();

@@ -5,6 +5,7 @@ mod auth_command;
 mod cache;
 mod config;
 mod demo;
+mod edge;
 mod escaping;
 mod events;
 mod headers;

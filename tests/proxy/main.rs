@@ -100,7 +100,7 @@ fn origin_requests(server: &Server, path: &str) -> Vec<serde_json::Value> {
 #[tokio::test]
 #[ignore = "needs nginx: run by .ci/run"]
 async fn the_event_stream_passes_through_nginx_default_buffering() {
-    let origin = Server::start_demo(&[("CACHE_TTL", "1")]).await;
+    let origin = Server::start_with(&["serve", "--demo"], &[("CACHE_TTL", "1")], None).await;
     let nginx = Nginx::start(origin.port).await;
 
     let started = Instant::now();
@@ -125,7 +125,7 @@ async fn the_event_stream_passes_through_nginx_default_buffering() {
 #[tokio::test]
 #[ignore = "needs nginx: run by .ci/run"]
 async fn nginx_proxy_cache_absorbs_the_json_route() {
-    let origin = Server::start_demo(&[("CACHE_TTL", "1")]).await;
+    let origin = Server::start_with(&["serve", "--demo"], &[("CACHE_TTL", "1")], None).await;
     let nginx = Nginx::start(origin.port).await;
     let http = reqwest::Client::new();
 
