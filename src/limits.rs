@@ -25,6 +25,21 @@ pub fn fit_connections(max_connections: usize) -> usize {
     fitting
 }
 
+/// `MAX_EVENT_CLIENTS`, lowered (with one warning) to three quarters of `max_connections`
+/// when it is not below it: event streams hold their connections, and must not take every
+/// one of them.
+pub fn fit_event_clients(max_event_clients: usize, max_connections: usize) -> usize {
+    if max_event_clients < max_connections {
+        return max_event_clients;
+    }
+    let fitting = (max_connections / 4 * 3).max(1);
+    tracing::warn!(
+        max_event_clients = fitting,
+        "MAX_EVENT_CLIENTS lowered from {max_event_clients} to {fitting}: it must stay below MAX_CONNECTIONS ({max_connections}), which event streams count toward"
+    );
+    fitting
+}
+
 /// Client connections that fit in `open_files` descriptors besides the headroom (at least one).
 pub fn connections_within(open_files: usize, max_connections: usize) -> usize {
     max_connections.min(open_files.saturating_sub(HEADROOM).max(1))
@@ -107,5 +122,13 @@ mod tests {
     fn a_tiny_limit_still_serves_one_connection() {
         assert_eq!(connections_within(64, 10_000), 1);
         assert_eq!(connections_within(0, 10_000), 1);
+    }
+
+    #[test]
+    fn event_streams_stay_below_max_connections() {
+        assert_eq!(fit_event_clients(1000, 10_000), 1000);
+        assert_eq!(fit_event_clients(1000, 960), 720);
+        assert_eq!(fit_event_clients(4, 4), 3);
+        assert_eq!(fit_event_clients(1, 1), 1);
     }
 }

@@ -48,6 +48,16 @@ async fn serve(args: ServeArgs) -> ExitCode {
     };
     telemetry::init(config.log_format);
     config.max_connections = now_playing::limits::fit_connections(config.max_connections);
+    config.max_event_clients =
+        now_playing::limits::fit_event_clients(config.max_event_clients, config.max_connections);
+    // Without CA certificates (a bare container) no call to Spotify could ever succeed.
+    if !config.is_demo()
+        && let Err(e) = now_playing::spotify::try_http_client()
+    {
+        tracing::error!("cannot start: {e}");
+        eprintln!("now-playing cannot start: {e}");
+        return ExitCode::FAILURE;
+    }
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(e) => {

@@ -224,6 +224,30 @@ async fn without_any_ca_certificate_check_says_so_instead_of_panicking() {
 }
 
 #[tokio::test]
+async fn without_any_ca_certificate_serve_stops_before_binding_and_says_why() {
+    let mut env = env_with(
+        "https://accounts.spotify.invalid",
+        "https://api.spotify.invalid",
+    );
+    env.push((
+        "SSL_CERT_FILE",
+        "/nonexistent/ca-certificates.crt".to_owned(),
+    ));
+    env.push(("PORT", "0".to_owned()));
+    let output = binary(&["serve"], &as_env(&env)).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("now-playing cannot start")
+            && stderr.contains("No CA certificates were loaded")
+            && stderr.contains("SSL_CERT_FILE"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("listening"), "{stderr}");
+}
+
+#[tokio::test]
 async fn the_auth_command_names_the_cause_when_the_code_exchange_fails() {
     let port = free_port();
     let env = [
