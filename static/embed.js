@@ -176,9 +176,22 @@
     var key = JSON.stringify([doc.state, doc.is_playing, doc.item, doc.progress_ms, doc.timestamp, doc.stale, doc.played_at]);
     if (key === lastKey) return;
     lastKey = key;
-    current.replaceWith(build(widget(doc), current));
-    if (doc.item && doc.item.title) document.title = widget(doc).label + ": " + doc.item.title;
+    var w = widget(doc);
+    current.replaceWith(build(w, current));
+    if (doc.item && doc.item.title) document.title = w.label + ": " + doc.item.title;
+    announce(w);
     tick();
+  }
+
+  // The polite live region says what plays when the track or the state changes: never on
+  // progress ticks, and not for the state the page was served with.
+  var announced = null;
+  function announce(w) {
+    var key = [w.state, w.title, w.subtitle].join("\n");
+    if (key === announced) return;
+    announced = key;
+    var region = document.querySelector("[data-np-announce]");
+    if (region) region.textContent = [w.label, w.title, w.subtitle].filter(Boolean).join(": ");
   }
 
   function readSkew(response) {
@@ -237,10 +250,12 @@
     if (document.hidden) { stop(); } else if (source === null && retry === null) { connect(); }
   });
   var first = root();
-  var firstImg = first && first.querySelector(".np-art img");
-  if (firstImg) {
+  if (first) {
     var text = function (selector) { var node = first.querySelector(selector); return node ? node.textContent : ""; };
-    fallBack(firstImg, text(".np-title"), /podcast/.test(text(".np-label")));
+    var served = /np-state-(\S+)/.exec(first.className);
+    announced = [served ? served[1] : "", text(".np-title"), text(".np-artists")].join("\n");
+    var firstImg = first.querySelector(".np-art img");
+    if (firstImg) fallBack(firstImg, text(".np-title"), /podcast/.test(text(".np-label")));
   }
   setInterval(function () { if (!document.hidden) tick(); }, 1000);
   tick();

@@ -127,8 +127,12 @@ async fn the_card_shows_title_artists_and_progress() {
     );
     assert!(texts.contains(&"NOW PLAYING".to_owned()), "{texts:?}");
     assert!(
-        svg.contains("<animate attributeName=\"width\""),
-        "the progress bar moves on"
+        svg.contains("@keyframes np-progress") && svg.contains("class=\"np-accent np-progress\""),
+        "the progress bar moves on, in CSS so that reduced motion can stop it"
+    );
+    assert!(
+        svg.contains("@media (prefers-reduced-motion: reduce) { .np-eq rect, .np-progress { animation: none; } }"),
+        "no animation under reduced motion"
     );
     assert!(
         svg.contains("np-bounce"),

@@ -7,6 +7,7 @@
 //! origin and chromedriver, so they run in parallel. Screenshots of every state go to
 //! `target/browser-screenshots/`.
 
+mod a11y;
 mod embed;
 mod harness;
 mod svg;
