@@ -46,7 +46,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_format);
+    // Kept to the end: dropping it writes out the lines still buffered.
+    let logs = telemetry::init(config.log_format);
+    let dropped = logs.dropped();
+    now_playing::metrics::count_dropped_log_lines(move || dropped.dropped_lines() as u64);
     config.max_connections = now_playing::limits::fit_connections(config.max_connections);
     config.max_event_clients =
         now_playing::limits::fit_event_clients(config.max_event_clients, config.max_connections);

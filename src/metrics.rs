@@ -1,7 +1,7 @@
 //! Prometheus metrics, in a registry owned by the application (not a process-global
 //! recorder), so every test builds its own. Served as text on `/metrics` unless `METRICS=false`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::MatchedPath;
@@ -93,6 +93,16 @@ struct Inner {
     token_refreshes: Counter,
     event_clients: Gauge,
     refresh_token_expiry: Gauge,
+    log_lines_dropped: Counter,
+}
+
+/// Where the number of log lines dropped by the log writer comes from (set once by the
+/// binary; a library user without that writer reports 0).
+static DROPPED_LOG_LINES: OnceLock<Box<dyn Fn() -> u64 + Send + Sync>> = OnceLock::new();
+
+/// Reports `source()` as `now_playing_log_lines_dropped_total`; the first call wins.
+pub fn count_dropped_log_lines(source: impl Fn() -> u64 + Send + Sync + 'static) {
+    let _ = DROPPED_LOG_LINES.set(Box::new(source));
 }
 
 fn latency_histogram() -> Histogram {
@@ -161,6 +171,12 @@ impl Metrics {
             "When the Spotify refresh token expires (Unix time); 0 when unknown",
             refresh_token_expiry.clone(),
         );
+        let log_lines_dropped = Counter::default();
+        registry.register(
+            "log_lines_dropped",
+            "Log lines dropped because the log's destination could not keep up",
+            log_lines_dropped.clone(),
+        );
         Self(Arc::new(Inner {
             registry,
             requests,
@@ -172,6 +188,7 @@ impl Metrics {
             token_refreshes,
             event_clients,
             refresh_token_expiry,
+            log_lines_dropped,
         }))
     }
 
@@ -225,6 +242,12 @@ impl Metrics {
 
     /// The text exposition format.
     pub fn encode(&self) -> String {
+        if let Some(source) = DROPPED_LOG_LINES.get() {
+            let (now, seen) = (source(), self.0.log_lines_dropped.get());
+            if now > seen {
+                self.0.log_lines_dropped.inc_by(now - seen);
+            }
+        }
         let mut text = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.0.registry);
         text

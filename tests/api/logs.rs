@@ -1,0 +1,72 @@
+//! Request logs that cost almost nothing: written by a buffered writer on its own thread,
+//! every line still there after shutdown, colours only on a terminal, drops counted.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn every_request_line_is_written_out_by_shutdown_without_colour_codes() {
+    let port = free_port().to_string();
+    let child = binary(
+        &["serve", "--demo"],
+        &[
+            ("PORT", &port),
+            ("LOG_FORMAT", "pretty"),
+            ("RUST_LOG", "info"),
+        ],
+    )
+    .spawn()
+    .expect("the binary runs");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    eventually("the server answers", || async {
+        http.get(format!("{base}/healthz")).send().await.is_ok()
+    })
+    .await;
+
+    const REQUESTS: usize = 300;
+    for chunk in 0..REQUESTS / 50 {
+        let batch = (0..50).map(|i| {
+            let http = http.clone();
+            let url = format!("{base}/now-playing?n={}", chunk * 50 + i);
+            async move { http.get(url).send().await.unwrap().status().as_u16() }
+        });
+        for status in futures_util::future::join_all(batch).await {
+            assert_eq!(status, 200);
+        }
+    }
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("now_playing_log_lines_dropped_total 0"),
+        "{metrics}"
+    );
+
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("stops within 10 s")
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains('\x1b'),
+        "no ANSI escape codes when stderr is not a terminal:\n{stderr}"
+    );
+    let logged = stderr
+        .lines()
+        .filter(|l| l.contains("request") && l.contains("path=\"/now-playing\""))
+        .count();
+    assert_eq!(logged, REQUESTS, "every request is logged:\n{stderr}");
+}
