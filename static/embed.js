@@ -3,6 +3,8 @@
 // every CACHE_TTL seconds while the stream is down and reconnects with backoff, rebuilds the
 // widget from the JSON with textContent only (never innerHTML), ticks the progress bar
 // locally in between, and does nothing while the page is hidden.
+// A list page (/embed/recently-played, /embed/top/...) instead asks its list's JSON once per
+// the list's TTL (a 304 when nothing changed) and rebuilds the rows the same way.
 (function () {
   "use strict";
   var body = document.body;
@@ -63,6 +65,82 @@
     var bytes = unescape(encodeURIComponent(text));
     for (var i = 0; i < bytes.length; i++) h = (Math.imul(h, 31) + bytes.charCodeAt(i)) >>> 0;
     return h % 12;
+  }
+
+  if (body.dataset.listSource) { keepListCurrent(body.dataset.listSource); return; }
+
+  // A list page: the rows as render::list draws them, from the list's JSON.
+  function listRow(item) {
+    var artist = item.kind === "artist";
+    var title = (artist ? item.name : item.title) || "";
+    var sub = artist ? (item.genres || []).join(", ") : (item.artists || []).join(", ");
+    var url = item.url ? safeUrl(item.url, ["spotify.com"]) : null;
+    var image = item.image_url ? safeUrl(item.image_url, ["scdn.co", "spotifycdn.com"]) : null;
+    var li = el("li", "np-row");
+    if (opts.art) {
+      var art = el("span", "np-row-art");
+      art.setAttribute("aria-hidden", "true");
+      if (image) {
+        var img = el("img");
+        img.src = image; img.alt = ""; img.width = 40; img.height = 40;
+        img.loading = "lazy"; img.referrerPolicy = "no-referrer";
+        art.appendChild(img);
+        fallBack(img, title, item.kind === "episode");
+      } else {
+        art.appendChild(placeholder(title, item.kind === "episode"));
+      }
+      li.appendChild(art);
+    }
+    if (typeof item.rank === "number") {
+      var rank = el("span", "np-rank", String(item.rank));
+      rank.setAttribute("aria-hidden", "true");
+      li.appendChild(rank);
+    }
+    var main = el("span", "np-row-body");
+    var link = el(url ? "a" : "span", "np-row-title", title);
+    if (url) { link.href = url; link.target = "_blank"; link.rel = "noopener noreferrer"; }
+    main.appendChild(link);
+    main.appendChild(el("span", "np-row-sub", sub));
+    li.appendChild(main);
+    if (item.played_at) {
+      var time = el("time", "np-row-meta", ago(item.played_at));
+      time.setAttribute("datetime", item.played_at);
+      li.appendChild(time);
+    }
+    return li;
+  }
+
+  function keepListCurrent(source) {
+    var listTtlMs = Math.max(30, Number(body.dataset.ttl) || 60) * 1000;
+    var shown = null;
+    function refreshTimes() {
+      document.querySelectorAll("time.np-row-meta").forEach(function (node) {
+        node.textContent = ago(node.getAttribute("datetime"));
+      });
+    }
+    function showList(doc) {
+      var section = document.querySelector("[data-np-list]");
+      if (!section || !doc || !Array.isArray(doc.items)) return;
+      var key = JSON.stringify(doc.items);
+      if (key === shown) return;
+      shown = key;
+      var rows = el("ol", "np-rows");
+      doc.items.forEach(function (item) { rows.appendChild(listRow(item)); });
+      var old = section.querySelector(".np-rows, .np-list-notice");
+      if (old) old.replaceWith(rows); else section.appendChild(rows);
+      section.classList.toggle("np-stale", !!doc.stale);
+    }
+    function pollList() {
+      if (document.hidden) return;
+      fetch(source, { headers: { Accept: "application/json" }, cache: "no-cache" })
+        .then(function (response) { readSkew(response); return response.ok ? response.json() : null; })
+        .then(showList)
+        .catch(function () { /* keep showing what we have */ })
+        .then(refreshTimes);
+    }
+    setInterval(pollList, listTtlMs);
+    setInterval(function () { if (!document.hidden) refreshTimes(); }, 30000);
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) pollList(); });
   }
 
   // The display model, as the server's render::html::Widget computes it.

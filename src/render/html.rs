@@ -181,7 +181,7 @@ pub fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
     }
 }
 
-fn hue(text: &str) -> u8 {
+pub(crate) fn hue(text: &str) -> u8 {
     (text
         .bytes()
         .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))

@@ -3,6 +3,7 @@
 
 pub mod html;
 pub mod landing;
+pub mod list;
 pub mod params;
 pub mod svg;
 

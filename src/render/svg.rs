@@ -48,7 +48,7 @@ struct Card<'a> {
 }
 
 /// Placeholder gradients, as in `widget.css` (`.np-hue-N`).
-const GRADIENTS: [(&str, &str); 12] = [
+pub(crate) const GRADIENTS: [(&str, &str); 12] = [
     ("1db954", "0d5b2b"),
     ("e91e63", "6a1b9a"),
     ("ff9800", "d84315"),
@@ -64,7 +64,7 @@ const GRADIENTS: [(&str, &str); 12] = [
 ];
 
 /// Cuts `text` to `max` characters, ending with an ellipsis when cut (SVG cannot ellipsise).
-fn fit(text: &str, max: usize) -> String {
+pub(crate) fn fit(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_owned()
     } else {

@@ -1,0 +1,421 @@
+//! The list widgets (recently played, top tracks, top artists): one view of a list, drawn as
+//! the HTML fragment, the `/embed/...` page and the SVG card.
+
+use askama::Template;
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::Rendered;
+use super::csp_hash;
+use super::html::{IMG_SOURCES, PageContext, ago, hue};
+use super::params::{Background, Layout, Theme, WidgetParams};
+use super::svg::{GRADIENTS, fit};
+use crate::routes::assets;
+use crate::spotify::images::Art;
+
+/// One list as the widgets show it.
+#[derive(Debug, Clone)]
+pub struct ListView {
+    /// `recently-played`, `top-tracks` or `top-artists`.
+    pub kind: &'static str,
+    /// "Recently played", "Top tracks · last 4 weeks"...
+    pub heading: String,
+    pub rows: Vec<ListRow>,
+    /// Spotify is failing and this is the last good list.
+    pub stale: bool,
+    /// Shown instead of the rows: nothing played yet, the scope is missing, Spotify fails.
+    pub notice: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListRow {
+    pub rank: Option<u32>,
+    pub title: String,
+    /// The artists of a track, the show of an episode, the genres of an artist.
+    pub subtitle: String,
+    pub url: Option<String>,
+    pub image_url: Option<String>,
+    pub played_at: Option<DateTime<Utc>>,
+    /// An artist or an episode: the placeholder art shows another glyph.
+    pub glyph: &'static str,
+}
+
+/// A row as the HTML templates need it.
+struct RowHtml<'a> {
+    rank: Option<u32>,
+    title: &'a str,
+    subtitle: &'a str,
+    url: Option<&'a str>,
+    image_url: Option<&'a str>,
+    played_at: Option<String>,
+    ago: String,
+    hue: u8,
+    glyph: &'static str,
+}
+
+struct ListHtml<'a> {
+    kind: &'static str,
+    heading: &'a str,
+    stale: bool,
+    notice: Option<&'a str>,
+    rows: Vec<RowHtml<'a>>,
+}
+
+#[derive(Template)]
+#[template(path = "list.html")]
+struct FragmentTemplate<'a> {
+    list: ListHtml<'a>,
+    layout: &'static str,
+    theme: &'static str,
+    bg: &'static str,
+    show_art: bool,
+    demo: bool,
+    accent_style: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "list-embed.html")]
+struct EmbedTemplate<'a> {
+    page_title: &'a str,
+    color_scheme: &'static str,
+    css_href: &'a str,
+    js_href: &'a str,
+    inline_css: Option<String>,
+    bg: &'static str,
+    source: &'a str,
+    ttl: u64,
+    art: bool,
+    demo: bool,
+    fragment: String,
+}
+
+fn fragment_markup(
+    list: &ListView,
+    params: &WidgetParams,
+    ctx: &PageContext<'_>,
+    inline_accent: bool,
+) -> askama::Result<String> {
+    let rows = list
+        .rows
+        .iter()
+        .map(|row| RowHtml {
+            rank: row.rank,
+            title: &row.title,
+            subtitle: &row.subtitle,
+            url: row.url.as_deref(),
+            image_url: row.image_url.as_deref(),
+            played_at: row
+                .played_at
+                .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            ago: row.played_at.map(|at| ago(ctx.now, at)).unwrap_or_default(),
+            hue: hue(&row.title),
+            glyph: row.glyph,
+        })
+        .collect();
+    FragmentTemplate {
+        list: ListHtml {
+            kind: list.kind,
+            heading: &list.heading,
+            stale: list.stale,
+            notice: list.notice.as_deref(),
+            rows,
+        },
+        layout: params.layout_name(),
+        theme: params.theme_name(),
+        bg: params.bg_name(),
+        show_art: params.art,
+        demo: ctx.demo,
+        accent_style: params.accent.as_deref().filter(|_| inline_accent),
+    }
+    .render()
+}
+
+/// The bare list fragment, for includes and `fetch` + insert.
+pub fn fragment(list: &ListView, params: &WidgetParams, ctx: &PageContext<'_>) -> Rendered {
+    let csp = format!(
+        "default-src 'none'; style-src 'self'; img-src 'self' data: {IMG_SOURCES}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    );
+    Rendered::ok_or_failed(
+        "the list fragment",
+        "text/html; charset=utf-8",
+        fragment_markup(list, params, ctx, true),
+        Some(csp),
+    )
+}
+
+/// The `/embed/...` page of a list: styled, readable without JavaScript, refreshed by
+/// `embed.js` from `source` (the list's JSON) once per `ttl`.
+pub fn embed(
+    list: &ListView,
+    params: &WidgetParams,
+    ctx: &PageContext<'_>,
+    source: &str,
+) -> Rendered {
+    let inline_css = params
+        .accent
+        .as_ref()
+        .map(|hex| format!(".np{{--np-accent:#{hex}}}"));
+    let style_hash = inline_css
+        .as_deref()
+        .map(|css| format!(" {}", csp_hash(css)))
+        .unwrap_or_default();
+    let fragment = match fragment_markup(list, params, ctx, false) {
+        Ok(markup) => markup,
+        Err(e) => return Rendered::failed("the list embed page", e),
+    };
+    let body = EmbedTemplate {
+        page_title: &list.heading,
+        color_scheme: match params.theme {
+            Theme::Auto => "light dark",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        },
+        css_href: &assets::href("widget.css"),
+        js_href: &assets::href("embed.js"),
+        inline_css,
+        bg: params.bg_name(),
+        source,
+        ttl: ctx.ttl.as_secs(),
+        art: params.art,
+        demo: ctx.demo,
+        fragment,
+    }
+    .render();
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'{style_hash}; img-src 'self' data: {IMG_SOURCES}; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {}",
+        ctx.frame_ancestors
+    );
+    Rendered::ok_or_failed(
+        "the list embed page",
+        "text/html; charset=utf-8",
+        body,
+        Some(csp),
+    )
+}
+
+struct RowSvg<'a> {
+    y: u32,
+    rank: Option<u32>,
+    title: String,
+    subtitle: String,
+    meta: Option<String>,
+    art: Option<&'a str>,
+    ph: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "list.svg", escape = "html")]
+struct CardTemplate<'a> {
+    width: u32,
+    height: u32,
+    pad: u32,
+    row_height: u32,
+    art_size: u32,
+    art_x: u32,
+    text_x: u32,
+    compact: bool,
+    theme: &'static str,
+    transparent: bool,
+    show_art: bool,
+    demo: bool,
+    summary: String,
+    heading: String,
+    notice: Option<String>,
+    rows: Vec<RowSvg<'a>>,
+}
+
+/// The list as an SVG card; `arts[i]` is the inlined art of row `i`, when there is one.
+pub fn card(
+    list: &ListView,
+    params: &WidgetParams,
+    arts: &[Art],
+    now: DateTime<Utc>,
+    demo: bool,
+) -> Rendered {
+    let compact = params.layout == Layout::Compact;
+    let (width, pad, row_height, art_size) = if compact {
+        (400, 10, 28, 20)
+    } else {
+        (440, 12, 48, 36)
+    };
+    let top = pad + 22;
+    let ranked = list.rows.iter().any(|r| r.rank.is_some());
+    let art_x = if ranked { pad + 22 } else { pad };
+    let text_x = if params.art {
+        art_x + art_size + 10
+    } else {
+        art_x
+    };
+    let meta_width = if list.rows.iter().any(|r| r.played_at.is_some()) {
+        72
+    } else {
+        0
+    };
+    // About 0.55 em per character at 14 px, 0.5 em at 12 px.
+    let title_chars = ((width - text_x - pad - meta_width) * 100 / (14 * 55)) as usize;
+    let sub_chars = ((width - text_x - pad - meta_width) * 100 / (12 * 50)) as usize;
+    let rows: Vec<RowSvg<'_>> = list
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| RowSvg {
+            y: top + i as u32 * row_height,
+            rank: row.rank,
+            title: fit(&row.title, title_chars),
+            subtitle: fit(&row.subtitle, sub_chars),
+            meta: row.played_at.map(|at| ago(now, at)),
+            art: match arts.get(i) {
+                Some(Art::Ready(data)) => Some(&**data),
+                _ => None,
+            },
+            ph: GRADIENTS[usize::from(hue(&row.title)) % GRADIENTS.len()].0,
+        })
+        .collect();
+    let body_rows = if list.notice.is_some() {
+        1
+    } else {
+        list.rows.len().max(1) as u32
+    };
+    let height = top + body_rows * row_height + pad;
+    let summary = match &list.notice {
+        Some(notice) => format!("{}: {notice}", list.heading),
+        None => {
+            let items: Vec<String> = list
+                .rows
+                .iter()
+                .map(|r| {
+                    if r.subtitle.is_empty() {
+                        r.title.clone()
+                    } else {
+                        format!("{} by {}", r.title, r.subtitle)
+                    }
+                })
+                .collect();
+            format!("{}: {}", list.heading, items.join("; "))
+        }
+    };
+    let body = CardTemplate {
+        width,
+        height,
+        pad,
+        row_height,
+        art_size,
+        art_x,
+        text_x,
+        compact,
+        theme: params.theme_name(),
+        transparent: params.bg == Background::Transparent,
+        show_art: params.art,
+        demo,
+        summary,
+        heading: fit(&list.heading.to_uppercase(), 48),
+        notice: list.notice.as_deref().map(|n| fit(n, 60)),
+        rows,
+    }
+    .render();
+    let csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:".to_owned();
+    Rendered::ok_or_failed("the list card", "image/svg+xml", body, Some(csp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn sample() -> ListView {
+        let now = Utc::now();
+        ListView {
+            kind: "recently-played",
+            heading: "Recently played".into(),
+            rows: vec![
+                ListRow {
+                    rank: None,
+                    title: "</text><script>alert(1)</script> & \"quotes\"".into(),
+                    subtitle: "Daft Punk, Todd Edwards".into(),
+                    url: Some("https://open.spotify.com/track/x".into()),
+                    image_url: Some("https://i.scdn.co/image/ab67616d0000b273".into()),
+                    played_at: Some(now - chrono::Duration::hours(2)),
+                    glyph: "♪",
+                },
+                ListRow {
+                    rank: None,
+                    title: "東京の夜 🎧".into(),
+                    subtitle: "".into(),
+                    url: None,
+                    image_url: None,
+                    played_at: Some(now - chrono::Duration::minutes(5)),
+                    glyph: "♪",
+                },
+            ],
+            stale: false,
+            notice: None,
+        }
+    }
+
+    fn ctx() -> PageContext<'static> {
+        PageContext {
+            now: Utc::now(),
+            demo: false,
+            ttl: Duration::from_secs(60),
+            frame_ancestors: "*",
+        }
+    }
+
+    #[test]
+    fn the_fragment_escapes_titles_and_shows_when_each_was_played() {
+        let html = fragment(&sample(), &WidgetParams::default(), &ctx());
+        let body = std::str::from_utf8(&html.body).unwrap();
+        assert!(!body.contains("<script>"), "{body}");
+        assert!(body.contains("&#60;/text&#62;&#60;script&#62;"), "{body}");
+        assert!(body.contains(">2 h ago</time>"), "{body}");
+        assert!(body.contains(">5 min ago</time>"), "{body}");
+        assert!(body.contains("aria-label=\"Recently played\""), "{body}");
+    }
+
+    #[test]
+    fn the_card_is_valid_xml_with_a_title_naming_the_list() {
+        let arts = [
+            Art::Ready("data:image/jpeg;base64,AAAA".into()),
+            Art::Unavailable,
+        ];
+        for layout in ["card", "compact"] {
+            let params = WidgetParams::from_query(
+                &[("layout".to_owned(), layout.to_owned())]
+                    .into_iter()
+                    .collect(),
+            )
+            .unwrap();
+            let svg = card(&sample(), &params, &arts, Utc::now(), true);
+            let text = std::str::from_utf8(&svg.body).unwrap();
+            let doc = roxmltree::Document::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            let root = doc.root_element();
+            assert_eq!(root.attribute("role"), Some("img"));
+            let title = root
+                .children()
+                .find(|n| n.has_tag_name("title"))
+                .and_then(|n| n.text())
+                .unwrap();
+            assert!(
+                title.starts_with("Recently played: </text><script>"),
+                "{title}"
+            );
+            assert!(text.contains("data:image/jpeg;base64,AAAA"));
+        }
+    }
+
+    #[test]
+    fn a_notice_replaces_the_rows() {
+        let list = ListView {
+            rows: Vec::new(),
+            notice: Some("Needs the user-top-read scope".into()),
+            ..sample()
+        };
+        let html = fragment(&list, &WidgetParams::default(), &ctx());
+        let body = std::str::from_utf8(&html.body).unwrap();
+        assert!(
+            body.contains("np-list-notice") && !body.contains("<ol"),
+            "{body}"
+        );
+        let svg = card(&list, &WidgetParams::default(), &[], Utc::now(), false);
+        roxmltree::Document::parse(std::str::from_utf8(&svg.body).unwrap()).unwrap();
+    }
+}
