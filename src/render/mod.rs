@@ -3,6 +3,8 @@
 
 pub mod html;
 pub mod landing;
+pub mod list_params;
+pub mod lists;
 pub mod params;
 pub mod svg;
 

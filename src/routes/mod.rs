@@ -8,6 +8,7 @@ pub mod events;
 pub mod health;
 pub mod json;
 pub mod landing;
+pub mod lists;
 pub mod metrics;
 pub mod svg;
 pub mod widget;
@@ -56,7 +57,19 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/auth/login", get(auth::login))
         .route("/auth/callback", get(auth::callback))
-        .route("/static/{*path}", get(assets::serve));
+        .route("/static/{*path}", get(assets::serve))
+        .route(
+            "/recently-played",
+            get(lists::recently_played).options(cors::preflight),
+        )
+        .route(
+            "/top/tracks",
+            get(lists::top_tracks).options(cors::preflight),
+        )
+        .route(
+            "/top/artists",
+            get(lists::top_artists).options(cors::preflight),
+        );
     if state.config.metrics {
         router = router.route("/metrics", get(metrics::metrics));
     }
