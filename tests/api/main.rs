@@ -11,6 +11,7 @@ mod events;
 mod headers;
 mod helpers;
 mod landing;
+mod lists;
 mod logs;
 mod metrics;
 mod normalisation;

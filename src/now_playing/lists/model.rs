@@ -219,7 +219,7 @@ impl Entry {
             })
             .collect();
         // Spotify sends them newest first; a stable sort keeps that when times tie or lack.
-        entries.sort_by(|a, b| b.played_at().cmp(&a.played_at()));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.played_at()));
         entries
     }
 

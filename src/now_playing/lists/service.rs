@@ -110,7 +110,7 @@ struct Inner {
 
 enum Upstream {
     Demo,
-    Spotify(SpotifyClient),
+    Spotify(Box<SpotifyClient>),
 }
 
 struct Cache {
@@ -133,7 +133,7 @@ impl ListsService {
     /// sample data when there is none (demo mode).
     pub fn new(config: &Config, client: Option<SpotifyClient>, clock: Clock) -> Self {
         let upstream = match client {
-            Some(client) => Upstream::Spotify(client),
+            Some(client) => Upstream::Spotify(Box::new(client)),
             None => Upstream::Demo,
         };
         let placeholder = |id| {
