@@ -13,7 +13,7 @@ use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 
 use super::demo;
-use super::lists::ListsService;
+use super::lists::{ListOptions, ListsService};
 use super::model::{ErrorCode, NowPlaying, Unavailable, View};
 use crate::check::EXPIRY_WARNING;
 use crate::clock::Clock;
@@ -105,7 +105,13 @@ impl NowPlayingService {
             Upstream::Spotify(client) => Some(client.as_ref().clone()),
             Upstream::Demo => None,
         };
-        let lists = ListsService::new(config, client, clock.clone());
+        let options = ListOptions {
+            cache_ttl: config.cache_ttl,
+            top_ttl: config.top_ttl,
+            stale_max: config.stale_max,
+            login: config.admin.is_some(),
+        };
+        let lists = ListsService::new(options, client, clock.clone());
         Self(Arc::new(Inner {
             lists,
             upstream,

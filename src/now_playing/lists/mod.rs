@@ -8,4 +8,4 @@ pub mod service;
 
 pub use crate::spotify::lists::{TopKind, TopRange};
 pub use model::{Entry, List, ListErrorCode, ListId, ListUnavailable, ListView, Position, Subject};
-pub use service::{ListPage, ListSnapshot, ListsService};
+pub use service::{ListOptions, ListPage, ListSnapshot, ListsService};

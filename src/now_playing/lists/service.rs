@@ -21,7 +21,6 @@ use super::model::{
     Entry, List, ListErrorCode, ListId, ListUnavailable, ListView, Position, Subject,
 };
 use crate::clock::Clock;
-use crate::config::Config;
 use crate::now_playing::model::Item;
 use crate::now_playing::service::RECENT_TTL;
 use crate::spotify::lists::{TopKind, TopRange};
@@ -92,6 +91,19 @@ impl ListSnapshot {
     }
 }
 
+/// What the list caches need to know of the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ListOptions {
+    /// `CACHE_TTL`: recently played is reused for this long if it is over a minute.
+    pub cache_ttl: Duration,
+    /// `TOP_TTL`.
+    pub top_ttl: Duration,
+    /// `STALE_MAX`.
+    pub stale_max: Duration,
+    /// `/auth/login` is enabled (`ADMIN_TOKEN`), so a missing scope can be granted there.
+    pub login: bool,
+}
+
 /// The seven list caches. Cheap to clone.
 #[derive(Clone)]
 pub struct ListsService(Arc<Inner>);
@@ -128,10 +140,10 @@ struct Memory {
 }
 
 impl ListsService {
-    /// The caches of `config`'s lists, asking Spotify through `client` (the now-playing
-    /// service's, so that the token and an app-wide `Retry-After` are shared), or serving
-    /// sample data when there is none (demo mode).
-    pub fn new(config: &Config, client: Option<SpotifyClient>, clock: Clock) -> Self {
+    /// The list caches, asking Spotify through `client` (the now-playing service's, so that
+    /// the token and an app-wide `Retry-After` are shared), or serving sample data when
+    /// there is none (demo mode).
+    pub fn new(options: ListOptions, client: Option<SpotifyClient>, clock: Clock) -> Self {
         let upstream = match client {
             Some(client) => Upstream::Spotify(Box::new(client)),
             None => Upstream::Demo,
@@ -153,16 +165,16 @@ impl ListsService {
             round: Mutex::new(Memory::default()),
             revalidating: AtomicBool::new(false),
         });
-        let grant = if config.admin.is_some() {
+        let grant = if options.login {
             "run `now-playing auth --write-env .env`, or open /auth/login on this server, and grant it".to_owned()
         } else {
             "run `now-playing auth --write-env .env` and grant it".to_owned()
         };
         Self(Arc::new(Inner {
             upstream,
-            recent_ttl: RECENT_TTL.max(config.cache_ttl),
-            top_ttl: config.top_ttl,
-            stale_max: config.stale_max,
+            recent_ttl: RECENT_TTL.max(options.cache_ttl),
+            top_ttl: options.top_ttl,
+            stale_max: options.stale_max,
             grant,
             caches,
             generations: AtomicU64::new(1),
