@@ -9,6 +9,7 @@ use crate::cli::CheckArgs;
 use crate::clock::Clock;
 use crate::config::Source;
 use crate::now_playing::NowPlaying;
+use crate::now_playing::lists::{ListId, TopKind, TopRange};
 use crate::spotify::{SpotifyClient, SpotifyError};
 
 /// From this long before the refresh token expires, the server and `check` warn.
@@ -69,6 +70,10 @@ pub async fn run(args: CheckArgs) -> ExitCode {
         println!("    fix: run `now-playing auth --write-env .env`, or set SHOW_RECENT=false");
     } else {
         println!("  ✓ scopes: {scope}");
+    }
+
+    for line in lists_allowed(&scope) {
+        println!("{line}");
     }
 
     match client.currently_playing().await {
@@ -149,5 +154,71 @@ pub async fn run(args: CheckArgs) -> ExitCode {
     } else {
         println!("Not ready: fix what is marked ✗ above.");
         ExitCode::FAILURE
+    }
+}
+
+/// Which lists (SPEC 10) the granted `scope` allows, and what the others need. A missing
+/// list scope is a warning, not a failure: the lists are optional pages, and the footer
+/// works without them.
+fn lists_allowed(scope: &str) -> Vec<String> {
+    let granted = |s: &str| scope.split_whitespace().any(|g| g == s);
+    let lists = [
+        ListId::RecentlyPlayed,
+        ListId::Top(TopKind::Tracks, TopRange::Short),
+        ListId::Top(TopKind::Artists, TopRange::Short),
+    ];
+    let (allowed, missing): (Vec<ListId>, Vec<ListId>) =
+        lists.iter().partition(|id| granted(id.scope()));
+    let names = |ids: &[ListId], separator: &str| {
+        ids.iter()
+            .map(|id| id.name())
+            .collect::<Vec<_>>()
+            .join(separator)
+    };
+    if missing.is_empty() {
+        return vec![format!("  ✓ lists: {}", names(&allowed, ", "))];
+    }
+    let mut needs: Vec<String> = Vec::new();
+    for scope in ["user-read-recently-played", "user-top-read"] {
+        let lacking: Vec<ListId> = missing
+            .iter()
+            .copied()
+            .filter(|id| id.scope() == scope)
+            .collect();
+        match lacking.len() {
+            0 => {}
+            1 => needs.push(format!("{} needs {scope}", names(&lacking, ""))),
+            _ => needs.push(format!("{} need {scope}", names(&lacking, " and "))),
+        }
+    }
+    let allowed = if allowed.is_empty() {
+        "none".to_owned()
+    } else {
+        names(&allowed, ", ")
+    };
+    vec![
+        format!("  ! lists: {allowed} ({})", needs.join("; ")),
+        "    fix: run `now-playing auth --write-env .env` (it asks for every scope)".to_owned(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lists_allowed;
+
+    #[test]
+    fn lists_follow_the_granted_scopes() {
+        assert_eq!(
+            lists_allowed("user-read-currently-playing user-read-recently-played user-top-read"),
+            ["  ✓ lists: recently played, top tracks, top artists"]
+        );
+        assert_eq!(
+            lists_allowed("user-read-currently-playing user-read-recently-played")[0],
+            "  ! lists: recently played (top tracks and top artists need user-top-read)"
+        );
+        assert_eq!(
+            lists_allowed("user-read-currently-playing")[0],
+            "  ! lists: none (recently played needs user-read-recently-played; top tracks and top artists need user-top-read)"
+        );
     }
 }

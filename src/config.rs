@@ -39,6 +39,8 @@ pub struct Config {
     pub header_timeout: Duration,
     /// Client connections open at once, event streams included.
     pub max_connections: usize,
+    /// How long one answer of Spotify's top tracks or artists is reused.
+    pub top_ttl: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +119,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             header_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            top_ttl: Duration::from_secs(3600),
         }
     }
 }
@@ -228,6 +231,9 @@ pub struct ServerSettings {
     /// Client connections open at once, event streams included
     #[arg(long, env = "MAX_CONNECTIONS")]
     pub max_connections: Option<String>,
+    /// Seconds one answer of Spotify's top tracks or artists is reused (60 to 86400)
+    #[arg(long, env = "TOP_TTL")]
+    pub top_ttl: Option<String>,
     /// Log format: pretty or json
     #[arg(long, env = "LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -605,6 +611,13 @@ impl ServerSettings {
             "a whole number from 1 to 1000000",
             |v| v.parse().ok().filter(|n| (1..=1_000_000).contains(n)),
         );
+        let top_ttl = p.parse(
+            "TOP_TTL",
+            self.top_ttl.as_deref(),
+            d.top_ttl,
+            "a whole number of seconds from 60 to 86400",
+            parse_seconds(60, 86_400),
+        );
         let admin_token = self
             .admin_token
             .as_ref()
@@ -656,6 +669,7 @@ impl ServerSettings {
             trusted_proxies,
             header_timeout,
             max_connections,
+            top_ttl,
         }
     }
 }

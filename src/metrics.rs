@@ -134,7 +134,7 @@ impl Metrics {
         let spotify_calls = Family::<CallLabels, Counter>::default();
         registry.register(
             "spotify_calls",
-            "Calls to Spotify by endpoint (token, currently_playing, recently_played, image) and outcome",
+            "Calls to Spotify by endpoint (token, currently_playing, recently_played, top_tracks, top_artists, image) and outcome",
             spotify_calls.clone(),
         );
         let spotify_latency: Family<CallLabels, Histogram, fn() -> Histogram> =

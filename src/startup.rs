@@ -41,6 +41,8 @@ pub struct AppState {
     pub events: Arc<Events>,
     /// `/auth/*`, when `ADMIN_TOKEN` is set and Spotify is the source.
     pub admin: Option<Arc<Admin>>,
+    /// The representations of the lists (`service.lists()`), each rendered once per state.
+    pub list_renders: Arc<crate::render::lists::ListRenders>,
 }
 
 pub struct Application {
@@ -83,6 +85,7 @@ impl Application {
         let images = Arc::new(Images::new(images_url, clock.clone(), metrics.clone()));
         let service = NowPlayingService::new(&config, clock, metrics.clone());
         let state = AppState {
+            list_renders: Arc::new(crate::render::lists::ListRenders::new(service.lists())),
             admin,
             cors: crate::routes::cors::Cors::new(&config.cors_allow_origins),
             events: Events::new(service.clone(), config.max_event_clients, metrics.clone()),

@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod events;
+pub mod lists;
 pub mod model;
 pub mod service;
 

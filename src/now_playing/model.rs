@@ -256,7 +256,7 @@ impl Item {
 
 /// Control characters and the other characters XML 1.0 forbids out, length bounded: text
 /// from Spotify goes on one line and into every output, the SVG card included.
-fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}') {
@@ -297,7 +297,7 @@ pub fn is_spotify_image(url: &str) -> bool {
 }
 
 /// The image closest to 300 px wide, among those on Spotify's image hosts.
-fn best_image(images: &[Image]) -> Option<String> {
+pub(crate) fn best_image(images: &[Image]) -> Option<String> {
     images
         .iter()
         .filter_map(|i| Some((i.url.as_deref().filter(|u| is_spotify_image(u))?, i.width)))
@@ -305,11 +305,14 @@ fn best_image(images: &[Image]) -> Option<String> {
         .map(|(url, _)| url.to_owned())
 }
 
-fn millis<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn millis<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
-fn millis_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn millis_opt<S: Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => millis(t, s),
         None => s.serialize_none(),

@@ -13,7 +13,8 @@ use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 
 use super::demo;
-use super::model::{ErrorCode, Item, NowPlaying, Unavailable, View};
+use super::lists::{ListOptions, ListsService};
+use super::model::{ErrorCode, NowPlaying, Unavailable, View};
 use crate::check::EXPIRY_WARNING;
 use crate::clock::Clock;
 use crate::config::{Config, Source};
@@ -63,6 +64,8 @@ struct Inner {
     /// old meanwhile spawn no other.
     revalidating: AtomicBool,
     metrics: Metrics,
+    /// The list caches; the recently played one also feeds the `recent` state.
+    lists: ListsService,
 }
 
 enum Upstream {
@@ -74,13 +77,6 @@ enum Upstream {
 #[derive(Default)]
 struct Memory {
     last_good: Option<(NowPlaying, Instant)>,
-    recent: Option<Recent>,
-    recent_forbidden_logged: bool,
-}
-
-struct Recent {
-    asked_at: Instant,
-    item: Option<(Item, Option<DateTime<Utc>>)>,
 }
 
 impl NowPlayingService {
@@ -105,7 +101,19 @@ impl NowPlayingService {
                 clock.now(),
             )
         };
+        let client = match &upstream {
+            Upstream::Spotify(client) => Some(client.as_ref().clone()),
+            Upstream::Demo => None,
+        };
+        let options = ListOptions {
+            cache_ttl: config.cache_ttl,
+            top_ttl: config.top_ttl,
+            stale_max: config.stale_max,
+            login: config.admin.is_some(),
+        };
+        let lists = ListsService::new(options, client, clock.clone());
         Self(Arc::new(Inner {
+            lists,
             upstream,
             ttl: config.cache_ttl,
             stale_max: config.stale_max,
@@ -131,6 +139,11 @@ impl NowPlayingService {
 
     pub fn clock(&self) -> &Clock {
         &self.0.clock
+    }
+
+    /// The recently played and top lists, which share this service's Spotify client.
+    pub fn lists(&self) -> &ListsService {
+        &self.0.lists
     }
 
     pub fn ttl(&self) -> Duration {
@@ -297,7 +310,7 @@ impl Inner {
             Ok(answer) => {
                 let doc = match answer.and_then(|a| NowPlaying::from_spotify(a, fetched_at)) {
                     Some(doc) => doc,
-                    None => self.nothing_playing(client, memory, fetched_at).await,
+                    None => self.nothing_playing(fetched_at).await,
                 };
                 memory.last_good = Some((doc.clone(), now));
                 Snapshot::new(View::Ok(doc), now + self.ttl)
@@ -309,43 +322,13 @@ impl Inner {
         }
     }
 
-    /// The last played track, or idle; `recently-played` is asked at most once a minute.
-    async fn nothing_playing(
-        &self,
-        client: &SpotifyClient,
-        memory: &mut Memory,
-        fetched_at: DateTime<Utc>,
-    ) -> NowPlaying {
+    /// The last played track, or idle; from the shared recently played list, which asks
+    /// Spotify at most once a minute.
+    async fn nothing_playing(&self, fetched_at: DateTime<Utc>) -> NowPlaying {
         if !self.show_recent {
             return NowPlaying::idle(fetched_at);
         }
-        let due = memory
-            .recent
-            .as_ref()
-            .is_none_or(|r| self.clock.now() >= r.asked_at + RECENT_TTL.max(self.ttl));
-        if due {
-            let item = match client.recently_played().await {
-                Ok(history) => {
-                    history.and_then(|h| Some((Item::from_spotify(h.track?)?, h.played_at)))
-                }
-                Err(SpotifyError::Forbidden) => {
-                    if !memory.recent_forbidden_logged {
-                        memory.recent_forbidden_logged = true;
-                        tracing::warn!(
-                            "Spotify refused recently-played (scope user-read-recently-played not granted): showing idle instead; run `now-playing auth` to grant it, or set SHOW_RECENT=false"
-                        );
-                    }
-                    None
-                }
-                // Keep what was known; this is decoration, not worth failing the state for.
-                Err(_) => memory.recent.take().and_then(|r| r.item),
-            };
-            memory.recent = Some(Recent {
-                asked_at: self.clock.now(),
-                item,
-            });
-        }
-        match memory.recent.as_ref().and_then(|r| r.item.clone()) {
+        match self.lists.last_played().await {
             Some((item, played_at)) => NowPlaying::recent(item, played_at, fetched_at),
             None => NowPlaying::idle(fetched_at),
         }

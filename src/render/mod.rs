@@ -3,7 +3,9 @@
 
 pub mod html;
 pub mod landing;
-pub mod list;
+pub mod list_params;
+pub mod list_widget;
+pub mod lists;
 pub mod params;
 pub mod svg;
 

@@ -8,6 +8,7 @@ pub mod events;
 pub mod health;
 pub mod json;
 pub mod landing;
+pub mod lists;
 pub mod metrics;
 pub mod svg;
 pub mod widget;
@@ -56,7 +57,37 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/auth/login", get(auth::login))
         .route("/auth/callback", get(auth::callback))
-        .route("/static/{*path}", get(assets::serve));
+        .route("/static/{*path}", get(assets::serve))
+        .route(
+            "/recently-played",
+            get(lists::recently_played).options(cors::preflight),
+        )
+        .route(
+            "/top/tracks",
+            get(lists::top_tracks).options(cors::preflight),
+        )
+        .route(
+            "/top/artists",
+            get(lists::top_artists).options(cors::preflight),
+        )
+        .route(
+            "/recently-played.html",
+            get(lists::recently_played_html).options(cors::preflight),
+        )
+        .route(
+            "/top/tracks.html",
+            get(lists::top_tracks_html).options(cors::preflight),
+        )
+        .route(
+            "/top/artists.html",
+            get(lists::top_artists_html).options(cors::preflight),
+        )
+        .route("/recently-played.svg", get(lists::recently_played_svg))
+        .route("/top/tracks.svg", get(lists::top_tracks_svg))
+        .route("/top/artists.svg", get(lists::top_artists_svg))
+        .route("/embed/recently-played", get(lists::recently_played_embed))
+        .route("/embed/top/tracks", get(lists::top_tracks_embed))
+        .route("/embed/top/artists", get(lists::top_artists_embed));
     if state.config.metrics {
         router = router.route("/metrics", get(metrics::metrics));
     }

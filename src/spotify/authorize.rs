@@ -11,8 +11,10 @@ use super::types::TokenResponse;
 use crate::config::ClientConfig;
 use crate::metrics::Metrics;
 
-/// What the widget needs: the current track, and the last one when nothing plays.
-pub const DEFAULT_SCOPES: &str = "user-read-currently-playing user-read-recently-played";
+/// What the widgets need: the current track, the last ones played (the `recent` state and
+/// the recently played list), and the top tracks and artists.
+pub const DEFAULT_SCOPES: &str =
+    "user-read-currently-playing user-read-recently-played user-top-read";
 pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8888/callback";
 
 /// A fresh random `state`: 128 bits, hex.

@@ -20,6 +20,8 @@ pub struct SpotifyClient {
     http: reqwest::Client,
     currently_playing_url: Url,
     recently_played_url: Url,
+    /// Base of the list calls in [`super::lists`].
+    pub(super) api_url: Url,
     tokens: Arc<TokenManager>,
     metrics: Metrics,
     clock: Clock,
@@ -39,7 +41,7 @@ impl SpotifyClient {
         let mut recently_played_url = endpoint(&config.api_url, "v1/me/player/recently-played");
         recently_played_url
             .query_pairs_mut()
-            .append_pair("limit", "1");
+            .append_pair("limit", &super::lists::PAGE.to_string());
         Self {
             tokens: Arc::new(TokenManager::new(
                 http.clone(),
@@ -54,6 +56,7 @@ impl SpotifyClient {
             http,
             currently_playing_url,
             recently_played_url,
+            api_url: config.api_url.clone(),
         }
     }
 
@@ -81,17 +84,18 @@ impl SpotifyClient {
             .clone()
     }
 
-    /// The last played track, if any. Needs the `user-read-recently-played` scope
+    /// The last 50 played tracks, newest first; one call serves both the `recent` state and
+    /// the recently played list. Needs the `user-read-recently-played` scope
     /// ([`SpotifyError::Forbidden`] without it).
-    pub async fn recently_played(&self) -> Result<Option<PlayHistory>, SpotifyError> {
+    pub async fn recently_played(&self) -> Result<Vec<PlayHistory>, SpotifyError> {
         let page: Option<RecentlyPlayed> = self
             .get("recently_played", &self.recently_played_url)
             .await?;
-        Ok(page.and_then(|p| p.items.into_iter().next()))
+        Ok(page.map(|p| p.items).unwrap_or_default())
     }
 
     /// A GET with the access token; on 401 the token is refreshed once and the call retried once.
-    async fn get<T: DeserializeOwned>(
+    pub(super) async fn get<T: DeserializeOwned>(
         &self,
         name: &'static str,
         url: &Url,

@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod client;
 pub mod error;
 pub mod images;
+pub mod lists;
 pub mod token;
 pub mod types;
 pub mod unreachable;

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 
 /// `null` or missing become the type's default.
-fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Default + Deserialize<'de>,

@@ -125,7 +125,7 @@ async fn auth_goes_from_the_printed_url_to_a_refresh_token() {
     assert_eq!(query["redirect_uri"], run.redirect_uri);
     assert_eq!(
         query["scope"],
-        "user-read-currently-playing user-read-recently-played"
+        "user-read-currently-playing user-read-recently-played user-top-read"
     );
     assert_eq!(query["show_dialog"], "true");
     assert_eq!(query["state"].len(), 32);

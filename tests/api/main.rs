@@ -11,6 +11,8 @@ mod events;
 mod headers;
 mod helpers;
 mod landing;
+mod list_widgets;
+mod lists;
 mod logs;
 mod metrics;
 mod normalisation;

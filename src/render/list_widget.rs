@@ -1,5 +1,6 @@
 //! The list widgets (recently played, top tracks, top artists): one view of a list, drawn as
-//! the HTML fragment, the `/embed/...` page and the SVG card.
+//! the HTML fragment, the `/embed/...` page and the SVG card. A list that cannot be had is a
+//! neutral card with a short notice, never an error page.
 
 use askama::Template;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -9,12 +10,13 @@ use super::csp_hash;
 use super::html::{IMG_SOURCES, PageContext, ago, hue};
 use super::params::{Background, Layout, Theme, WidgetParams};
 use super::svg::{GRADIENTS, fit};
+use crate::now_playing::lists::{ListId, ListSnapshot, ListView};
 use crate::routes::assets;
 use crate::spotify::images::Art;
 
 /// One list as the widgets show it.
 #[derive(Debug, Clone)]
-pub struct ListView {
+pub struct ListWidget {
     /// `recently-played`, `top-tracks` or `top-artists`.
     pub kind: &'static str,
     /// "Recently played", "Top tracks · last 4 weeks"...
@@ -37,6 +39,55 @@ pub struct ListRow {
     pub played_at: Option<DateTime<Utc>>,
     /// An artist or an episode: the placeholder art shows another glyph.
     pub glyph: &'static str,
+}
+
+impl ListWidget {
+    /// The first `limit` entries of a list state, or its notice.
+    pub fn new(snapshot: &ListSnapshot, limit: usize) -> Self {
+        let id = snapshot.id;
+        let heading = match id.period() {
+            Some(period) => format!("{} · {period}", id.title()),
+            None => id.title().to_owned(),
+        };
+        let (rows, stale, notice) = match &snapshot.view {
+            ListView::Ok(list) => {
+                let rows: Vec<ListRow> = list
+                    .first(limit)
+                    .iter()
+                    .map(|entry| ListRow {
+                        rank: entry.rank(),
+                        title: entry.title().to_owned(),
+                        subtitle: entry.subtitle(),
+                        url: entry.url().map(str::to_owned),
+                        image_url: entry.image_url().map(str::to_owned),
+                        played_at: entry.played_at(),
+                        glyph: match entry.item() {
+                            None => "★",
+                            Some(item)
+                                if item.kind == crate::now_playing::model::ItemKind::Episode =>
+                            {
+                                "◉"
+                            }
+                            Some(_) => "♪",
+                        },
+                    })
+                    .collect();
+                let notice = rows.is_empty().then(|| match id {
+                    ListId::RecentlyPlayed => "Nothing played yet".to_owned(),
+                    ListId::Top(..) => "Nothing here yet".to_owned(),
+                });
+                (rows, list.stale, notice)
+            }
+            ListView::Unavailable(why) => (Vec::new(), false, Some(why.notice().to_owned())),
+        };
+        Self {
+            kind: id.kind(),
+            heading,
+            rows,
+            stale,
+            notice,
+        }
+    }
 }
 
 /// A row as the HTML templates need it.
@@ -89,7 +140,7 @@ struct EmbedTemplate<'a> {
 }
 
 fn fragment_markup(
-    list: &ListView,
+    list: &ListWidget,
     params: &WidgetParams,
     ctx: &PageContext<'_>,
     inline_accent: bool,
@@ -130,7 +181,7 @@ fn fragment_markup(
 }
 
 /// The bare list fragment, for includes and `fetch` + insert.
-pub fn fragment(list: &ListView, params: &WidgetParams, ctx: &PageContext<'_>) -> Rendered {
+pub fn fragment(list: &ListWidget, params: &WidgetParams, ctx: &PageContext<'_>) -> Rendered {
     let csp = format!(
         "default-src 'none'; style-src 'self'; img-src 'self' data: {IMG_SOURCES}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     );
@@ -145,7 +196,7 @@ pub fn fragment(list: &ListView, params: &WidgetParams, ctx: &PageContext<'_>) -
 /// The `/embed/...` page of a list: styled, readable without JavaScript, refreshed by
 /// `embed.js` from `source` (the list's JSON) once per `ttl`.
 pub fn embed(
-    list: &ListView,
+    list: &ListWidget,
     params: &WidgetParams,
     ctx: &PageContext<'_>,
     source: &str,
@@ -225,7 +276,7 @@ struct CardTemplate<'a> {
 
 /// The list as an SVG card; `arts[i]` is the inlined art of row `i`, when there is one.
 pub fn card(
-    list: &ListView,
+    list: &ListWidget,
     params: &WidgetParams,
     arts: &[Art],
     now: DateTime<Utc>,
@@ -321,9 +372,9 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn sample() -> ListView {
+    fn sample() -> ListWidget {
         let now = Utc::now();
-        ListView {
+        ListWidget {
             kind: "recently-played",
             heading: "Recently played".into(),
             rows: vec![
@@ -404,7 +455,7 @@ mod tests {
 
     #[test]
     fn a_notice_replaces_the_rows() {
-        let list = ListView {
+        let list = ListWidget {
             rows: Vec::new(),
             notice: Some("Needs the user-top-read scope".into()),
             ..sample()

@@ -1,0 +1,507 @@
+//! The lists beyond this minute (SPEC 10) in our own model: which list ([`ListId`]), its
+//! entries (a track with the time it was played or its rank, or a ranked artist), the JSON
+//! documents of `/recently-played` and `/top/{tracks,artists}`, and the normalisation from
+//! Spotify's shapes, with the same text cleaning and URL rules as the now-playing item.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
+
+use crate::now_playing::model::{Item, best_image, clean, is_spotify_page, millis, millis_opt};
+use crate::spotify::lists::{FullArtist, TopKind, TopRange};
+use crate::spotify::types::{self, PlayHistory};
+
+/// Most genres kept per artist.
+const MAX_GENRES: usize = 10;
+
+/// One of the seven lists: recently played, or a top list of one kind over one range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListId {
+    RecentlyPlayed,
+    Top(TopKind, TopRange),
+}
+
+impl ListId {
+    pub const ALL: [ListId; 7] = [
+        ListId::RecentlyPlayed,
+        ListId::Top(TopKind::Tracks, TopRange::Short),
+        ListId::Top(TopKind::Tracks, TopRange::Medium),
+        ListId::Top(TopKind::Tracks, TopRange::Long),
+        ListId::Top(TopKind::Artists, TopRange::Short),
+        ListId::Top(TopKind::Artists, TopRange::Medium),
+        ListId::Top(TopKind::Artists, TopRange::Long),
+    ];
+
+    /// Its place in [`ListId::ALL`], for per-list tables.
+    pub fn index(self) -> usize {
+        match self {
+            Self::RecentlyPlayed => 0,
+            Self::Top(kind, range) => {
+                let kind = match kind {
+                    TopKind::Tracks => 0,
+                    TopKind::Artists => 1,
+                };
+                let range = match range {
+                    TopRange::Short => 0,
+                    TopRange::Medium => 1,
+                    TopRange::Long => 2,
+                };
+                1 + kind * 3 + range
+            }
+        }
+    }
+
+    /// The `kind` of the JSON document: `recently-played`, `top-tracks` or `top-artists`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::RecentlyPlayed => "recently-played",
+            Self::Top(TopKind::Tracks, _) => "top-tracks",
+            Self::Top(TopKind::Artists, _) => "top-artists",
+        }
+    }
+
+    pub fn range(self) -> Option<TopRange> {
+        match self {
+            Self::RecentlyPlayed => None,
+            Self::Top(_, range) => Some(range),
+        }
+    }
+
+    /// The Spotify scope without which Spotify answers 403.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Self::RecentlyPlayed => "user-read-recently-played",
+            Self::Top(..) => "user-top-read",
+        }
+    }
+
+    /// The list's name in a sentence: `recently played`, `top tracks`, `top artists`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RecentlyPlayed => "recently played",
+            Self::Top(TopKind::Tracks, _) => "top tracks",
+            Self::Top(TopKind::Artists, _) => "top artists",
+        }
+    }
+
+    /// The list's heading: `Recently played`, `Top tracks`, `Top artists`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::RecentlyPlayed => "Recently played",
+            Self::Top(TopKind::Tracks, _) => "Top tracks",
+            Self::Top(TopKind::Artists, _) => "Top artists",
+        }
+    }
+
+    /// The period in words, for top lists: `last 4 weeks`, `last 6 months`, `last year`.
+    pub fn period(self) -> Option<&'static str> {
+        self.range().map(|range| match range {
+            TopRange::Short => "last 4 weeks",
+            TopRange::Medium => "last 6 months",
+            TopRange::Long => "last year",
+        })
+    }
+}
+
+/// A fetched list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct List {
+    pub id: ListId,
+    /// Everything Spotify gave (up to 50), newest or highest ranked first; viewers' `limit`
+    /// only cuts what is shown.
+    pub entries: Arc<[Entry]>,
+    pub fetched_at: DateTime<Utc>,
+    /// True while Spotify fails and this is the last good list.
+    pub stale: bool,
+}
+
+/// One line of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub position: Position,
+    pub subject: Subject,
+}
+
+/// Where an entry stands: its rank in a top list, or when it was played.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Position {
+    /// 1 for the most listened.
+    Rank(u32),
+    PlayedAt(Option<DateTime<Utc>>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    /// The `item` of SPEC 5.
+    Track(Item),
+    Artist(Artist),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Artist {
+    pub name: String,
+    /// Only `https` on Spotify's hosts, else `None`.
+    pub url: Option<String>,
+    /// Only `https` on Spotify's image hosts, else `None`; the image closest to 300 px wide.
+    pub image_url: Option<String>,
+    pub genres: Vec<String>,
+}
+
+impl Entry {
+    pub fn rank(&self) -> Option<u32> {
+        match self.position {
+            Position::Rank(rank) => Some(rank),
+            Position::PlayedAt(_) => None,
+        }
+    }
+
+    pub fn played_at(&self) -> Option<DateTime<Utc>> {
+        match self.position {
+            Position::PlayedAt(at) => at,
+            Position::Rank(_) => None,
+        }
+    }
+
+    /// The track, when this entry is one.
+    pub fn item(&self) -> Option<&Item> {
+        match &self.subject {
+            Subject::Track(item) => Some(item),
+            Subject::Artist(_) => None,
+        }
+    }
+
+    /// The track's title or the artist's name.
+    pub fn title(&self) -> &str {
+        match &self.subject {
+            Subject::Track(item) => &item.title,
+            Subject::Artist(artist) => &artist.name,
+        }
+    }
+
+    /// The track's artists, or the artist's first genres, for the line under the title.
+    pub fn subtitle(&self) -> String {
+        match &self.subject {
+            Subject::Track(item) => item.artist_line(),
+            Subject::Artist(artist) => artist
+                .genres
+                .iter()
+                .take(3)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    pub fn url(&self) -> Option<&str> {
+        match &self.subject {
+            Subject::Track(item) => item.url.as_deref(),
+            Subject::Artist(artist) => artist.url.as_deref(),
+        }
+    }
+
+    pub fn image_url(&self) -> Option<&str> {
+        match &self.subject {
+            Subject::Track(item) => item.image_url.as_deref(),
+            Subject::Artist(artist) => artist.image_url.as_deref(),
+        }
+    }
+
+    /// Recently played tracks, newest first; entries that are not tracks are left out.
+    pub fn from_history(history: Vec<PlayHistory>) -> Vec<Entry> {
+        let mut entries: Vec<Entry> = history
+            .into_iter()
+            .filter_map(|h| {
+                Some(Entry {
+                    position: Position::PlayedAt(h.played_at),
+                    subject: Subject::Track(Item::from_spotify(h.track?)?),
+                })
+            })
+            .collect();
+        // Spotify sends them newest first; a stable sort keeps that when times tie or lack.
+        entries.sort_by_key(|e| std::cmp::Reverse(e.played_at()));
+        entries
+    }
+
+    /// Top tracks in Spotify's order, ranked from 1.
+    pub fn from_top_tracks(items: Vec<types::Item>) -> Vec<Entry> {
+        items
+            .into_iter()
+            .filter_map(Item::from_spotify)
+            .map(Subject::Track)
+            .zip(1..)
+            .map(|(subject, rank)| Entry {
+                position: Position::Rank(rank),
+                subject,
+            })
+            .collect()
+    }
+
+    /// Top artists in Spotify's order, ranked from 1; an artist without a name is left out.
+    pub fn from_top_artists(artists: Vec<FullArtist>) -> Vec<Entry> {
+        artists
+            .into_iter()
+            .filter_map(Artist::from_spotify)
+            .map(Subject::Artist)
+            .zip(1..)
+            .map(|(subject, rank)| Entry {
+                position: Position::Rank(rank),
+                subject,
+            })
+            .collect()
+    }
+}
+
+impl Artist {
+    pub fn from_spotify(artist: FullArtist) -> Option<Self> {
+        let name = clean(artist.name.as_deref().unwrap_or(""));
+        if name.is_empty() {
+            return None;
+        }
+        Some(Self {
+            name,
+            url: artist
+                .external_urls
+                .get("spotify")
+                .cloned()
+                .flatten()
+                .filter(|u| is_spotify_page(u)),
+            image_url: best_image(&artist.images),
+            genres: artist
+                .genres
+                .iter()
+                .flatten()
+                .map(|g| clean(g))
+                .filter(|g| !g.is_empty())
+                .take(MAX_GENRES)
+                .collect(),
+        })
+    }
+}
+
+/// What a list route serves: the list, or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListView {
+    Ok(List),
+    Unavailable(ListUnavailable),
+}
+
+/// No list can be served: the scope is missing, the credentials are dead, or Spotify has
+/// failed past `STALE_MAX`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListUnavailable {
+    pub code: ListErrorCode,
+    /// For the owner: what failed and, for a missing scope, the command that grants it.
+    pub message: String,
+}
+
+/// The `error.code` of a list's 503.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListErrorCode {
+    /// Spotify answered 403: the owner did not grant the list's scope.
+    MissingScope,
+    SpotifyAuth,
+    RateLimited,
+    Upstream,
+}
+
+impl ListUnavailable {
+    /// A short line for viewers of a widget (a neutral card with HTTP 200), naming no
+    /// command: they are not the owner.
+    pub fn notice(&self) -> &'static str {
+        match self.code {
+            ListErrorCode::MissingScope => "Not shared from Spotify yet",
+            _ => "Spotify can't be reached right now",
+        }
+    }
+
+    pub fn document(&self) -> ListErrorDocument<'_> {
+        ListErrorDocument {
+            error: ListErrorBody {
+                code: self.code,
+                message: &self.message,
+            },
+        }
+    }
+}
+
+/// The JSON of a list route: SPEC 10.
+#[derive(Serialize)]
+pub struct ListDocument<'a> {
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range: Option<&'static str>,
+    pub items: &'a [Entry],
+    #[serde(serialize_with = "millis")]
+    pub fetched_at: DateTime<Utc>,
+    pub stale: bool,
+}
+
+/// The JSON body of a list's 503: `{"error":{"code":..,"message":..}}`.
+#[derive(Serialize)]
+pub struct ListErrorDocument<'a> {
+    pub error: ListErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+pub struct ListErrorBody<'a> {
+    pub code: ListErrorCode,
+    pub message: &'a str,
+}
+
+impl List {
+    /// The first `limit` entries.
+    pub fn first(&self, limit: usize) -> &[Entry] {
+        &self.entries[..limit.min(self.entries.len())]
+    }
+
+    /// The JSON document showing the first `limit` entries.
+    pub fn document(&self, limit: usize) -> ListDocument<'_> {
+        ListDocument {
+            kind: self.id.kind(),
+            range: self.id.range().map(TopRange::name),
+            items: self.first(limit),
+            fetched_at: self.fetched_at,
+            stale: self.stale,
+        }
+    }
+}
+
+/// A track is the `item` of SPEC 5 plus `rank` or `played_at`; an artist is
+/// `{"kind":"artist","rank":..,"name":..,"url":..,"image_url":..,"genres":[..]}`.
+impl Serialize for Entry {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Ranked<'a> {
+            #[serde(flatten)]
+            item: &'a Item,
+            rank: u32,
+        }
+        #[derive(Serialize)]
+        struct Played<'a> {
+            #[serde(flatten)]
+            item: &'a Item,
+            #[serde(serialize_with = "millis_opt")]
+            played_at: Option<DateTime<Utc>>,
+        }
+        #[derive(Serialize)]
+        struct RankedArtist<'a> {
+            kind: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            rank: Option<u32>,
+            name: &'a str,
+            url: Option<&'a str>,
+            image_url: Option<&'a str>,
+            genres: &'a [String],
+        }
+        match (&self.subject, self.position) {
+            (Subject::Track(item), Position::Rank(rank)) => Ranked { item, rank }.serialize(s),
+            (Subject::Track(item), Position::PlayedAt(played_at)) => {
+                Played { item, played_at }.serialize(s)
+            }
+            (Subject::Artist(artist), _) => RankedArtist {
+                kind: "artist",
+                rank: self.rank(),
+                name: &artist.name,
+                url: artist.url.as_deref(),
+                image_url: artist.image_url.as_deref(),
+                genres: &artist.genres,
+            }
+            .serialize(s),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::now_playing::model::ItemKind;
+
+    fn track(title: &str) -> Item {
+        Item {
+            kind: ItemKind::Track,
+            title: title.into(),
+            artists: vec!["A".into()],
+            album: None,
+            url: None,
+            image_url: None,
+            duration_ms: Some(1000),
+            explicit: false,
+            is_local: false,
+        }
+    }
+
+    #[test]
+    fn every_list_has_its_own_index() {
+        let mut seen: Vec<usize> = ListId::ALL.iter().map(|id| id.index()).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..ListId::ALL.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_ranked_track_is_the_item_plus_rank() {
+        let entry = Entry {
+            position: Position::Rank(3),
+            subject: Subject::Track(track("T")),
+        };
+        let json = serde_json::to_value(&entry).unwrap();
+        assert_eq!(json["rank"], 3);
+        assert_eq!(json["title"], "T");
+        assert_eq!(json["kind"], "track");
+        assert!(json.get("played_at").is_none());
+    }
+
+    #[test]
+    fn an_artist_has_kind_rank_name_url_image_and_genres() {
+        let artist = Artist::from_spotify(FullArtist {
+            name: Some(" Tiësto\u{0} ".into()),
+            external_urls: [(
+                "spotify".to_owned(),
+                Some("http://open.spotify.com/x".into()),
+            )]
+            .into(),
+            images: Vec::new(),
+            genres: vec![Some("edm".into()), None, Some(" ".into())],
+        })
+        .unwrap();
+        let entry = Entry {
+            position: Position::Rank(1),
+            subject: Subject::Artist(artist),
+        };
+        assert_eq!(
+            serde_json::to_value(&entry).unwrap(),
+            serde_json::json!({"kind":"artist","rank":1,"name":"Tiësto","url":null,"image_url":null,"genres":["edm"]})
+        );
+    }
+
+    #[test]
+    fn history_is_newest_first_and_skips_what_is_not_a_track() {
+        let at = |s: &str| Some(s.parse::<DateTime<Utc>>().unwrap());
+        let history = vec![
+            PlayHistory {
+                track: None,
+                played_at: at("2026-11-29T02:00:00Z"),
+            },
+            PlayHistory {
+                track: Some(types::Item {
+                    name: Some("older".into()),
+                    ..Default::default()
+                }),
+                played_at: at("2026-11-29T01:00:00Z"),
+            },
+            PlayHistory {
+                track: Some(types::Item {
+                    name: Some("newer".into()),
+                    ..Default::default()
+                }),
+                played_at: at("2026-11-29T01:30:00Z"),
+            },
+        ];
+        let titles: Vec<String> = Entry::from_history(history)
+            .iter()
+            .map(|e| e.title().to_owned())
+            .collect();
+        assert_eq!(titles, ["newer", "older"]);
+    }
+}

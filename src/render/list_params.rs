@@ -1,0 +1,129 @@
+//! The list parameters of SPEC 10, `limit` and `range`, for every form of a list. The
+//! widget parameters of section 4 are read beside them by [`super::params`]. Unknown
+//! parameters are ignored; a bad value of a known one is an error naming it and its
+//! allowed values.
+
+use std::collections::HashMap;
+
+use super::params::BadParam;
+use crate::now_playing::lists::TopRange;
+
+/// The largest `limit`: what one Spotify page holds.
+pub const MAX_LIMIT: usize = 50;
+
+/// Which form of a list is asked for: it decides the default `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListForm {
+    /// `/recently-played`, `/top/tracks`, `/top/artists`: 10 entries unless told.
+    Json,
+    /// The `.html` fragment, the `.svg` card and the `/embed/...` page: 5 unless told.
+    Widget,
+}
+
+impl ListForm {
+    pub fn default_limit(self) -> usize {
+        match self {
+            Self::Json => 10,
+            Self::Widget => 5,
+        }
+    }
+}
+
+/// `limit` and `range` of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListParams {
+    /// 1 to [`MAX_LIMIT`].
+    pub limit: usize,
+    /// `short` unless told; read only by top lists.
+    pub range: TopRange,
+}
+
+impl ListParams {
+    /// The parameters of a top list: `limit` (default per `form`) and `range`.
+    pub fn top(query: &HashMap<String, String>, form: ListForm) -> Result<Self, BadParam> {
+        Ok(Self {
+            limit: limit(query, form)?,
+            range: range(query)?,
+        })
+    }
+
+    /// The parameters of the recently played list: `limit` only (`range` is ignored there).
+    pub fn recent(query: &HashMap<String, String>, form: ListForm) -> Result<Self, BadParam> {
+        Ok(Self {
+            limit: limit(query, form)?,
+            range: TopRange::Short,
+        })
+    }
+}
+
+fn limit(query: &HashMap<String, String>, form: ListForm) -> Result<usize, BadParam> {
+    match query.get("limit").map(|v| v.trim()) {
+        None => Ok(form.default_limit()),
+        Some(value) => value
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or(BadParam {
+                name: "limit",
+                allowed: "a whole number from 1 to 50",
+            }),
+    }
+}
+
+fn range(query: &HashMap<String, String>) -> Result<TopRange, BadParam> {
+    match query.get("range").map(|v| v.trim()) {
+        None => Ok(TopRange::Short),
+        Some(value) => TopRange::ALL
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(value))
+            .ok_or(BadParam {
+                name: "range",
+                allowed: "short (about 4 weeks), medium (6 months), long (about a year)",
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_depend_on_the_form() {
+        let none = query(&[]);
+        assert_eq!(
+            ListParams::top(&none, ListForm::Json).unwrap(),
+            ListParams {
+                limit: 10,
+                range: TopRange::Short
+            }
+        );
+        assert_eq!(ListParams::top(&none, ListForm::Widget).unwrap().limit, 5);
+    }
+
+    #[test]
+    fn limit_and_range_are_read_and_checked() {
+        let ok = query(&[("limit", "50"), ("range", "Long"), ("theme", "dark")]);
+        assert_eq!(
+            ListParams::top(&ok, ListForm::Json).unwrap(),
+            ListParams {
+                limit: 50,
+                range: TopRange::Long
+            }
+        );
+        for bad in ["0", "51", "x", "", "-1", "2.5"] {
+            let error = ListParams::top(&query(&[("limit", bad)]), ListForm::Json).unwrap_err();
+            assert_eq!(error.name, "limit", "{bad:?}");
+        }
+        let error = ListParams::top(&query(&[("range", "week")]), ListForm::Json).unwrap_err();
+        assert_eq!(error.name, "range");
+        assert!(error.to_string().contains("short"), "{error}");
+        assert!(ListParams::recent(&query(&[("range", "week")]), ListForm::Json).is_ok());
+    }
+}

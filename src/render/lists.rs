@@ -1,0 +1,134 @@
+//! Representations of the lists (SPEC 10): the JSON documents, and [`ListRenders`], which
+//! keeps every representation of a list state (the JSON here; the fragment, the embed page
+//! and the SVG card too) so that each is rendered once per fetched state, `limit` and
+//! widget parameters. The memo is keyed by the state's generation, so the list caches know
+//! nothing of presentation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::http::{HeaderValue, StatusCode};
+
+use super::{Rendered, WidgetParams};
+use crate::now_playing::lists::{ListId, ListSnapshot, ListView, ListsService};
+
+/// Most representations kept per list state; more are rendered per request.
+const MEMO_CAPACITY: usize = 128;
+
+/// Which representation of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListSurface {
+    Json,
+    Fragment,
+    Embed,
+    Svg,
+}
+
+/// What one representation depends on besides the list state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListRenderKey {
+    pub surface: ListSurface,
+    pub limit: usize,
+    /// The widget parameters; `None` for the JSON.
+    pub params: Option<WidgetParams>,
+}
+
+/// The memo of every list's representations, and the `Cache-Control` of its routes.
+pub struct ListRenders {
+    slots: [RwLock<Slot>; 7],
+    cache_control: [HeaderValue; 7],
+}
+
+/// The representations of one list's newest state seen so far.
+#[derive(Default)]
+struct Slot {
+    generation: u64,
+    renders: HashMap<ListRenderKey, Arc<Rendered>>,
+}
+
+impl ListRenders {
+    pub fn new(lists: &ListsService) -> Self {
+        Self {
+            slots: ListId::ALL.map(|_| RwLock::new(Slot::default())),
+            cache_control: ListId::ALL.map(|id| {
+                let ttl = lists.ttl(id).as_secs();
+                HeaderValue::from_str(&format!(
+                    "public, max-age={ttl}, stale-while-revalidate={ttl}"
+                ))
+                .expect("digits are a valid header value")
+            }),
+        }
+    }
+
+    /// `public, max-age=TTL, stale-while-revalidate=TTL` with the list's own TTL: 60 s for
+    /// recently played, `TOP_TTL` for top lists.
+    pub fn cache_control(&self, id: ListId) -> &HeaderValue {
+        &self.cache_control[id.index()]
+    }
+
+    /// The representation `key` of `snapshot`, if it was rendered already.
+    pub fn get(&self, snapshot: &ListSnapshot, key: &ListRenderKey) -> Option<Arc<Rendered>> {
+        let slot = self.slots[snapshot.id.index()]
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        if slot.generation != snapshot.generation {
+            return None;
+        }
+        slot.renders.get(key).cloned()
+    }
+
+    /// The representation `key` of `snapshot`, rendered by `render` the first time it is
+    /// asked for. A newer state of the list replaces the older one's representations; one
+    /// asked for an older state (a request that began before the newer state landed) is
+    /// rendered and not kept.
+    pub fn get_or_render(
+        &self,
+        snapshot: &ListSnapshot,
+        key: ListRenderKey,
+        render: impl FnOnce() -> Rendered,
+    ) -> Arc<Rendered> {
+        if let Some(found) = self.get(snapshot, &key) {
+            return found;
+        }
+        let rendered = Arc::new(render());
+        let mut slot = self.slots[snapshot.id.index()]
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if slot.generation < snapshot.generation {
+            *slot = Slot {
+                generation: snapshot.generation,
+                renders: HashMap::new(),
+            };
+        }
+        if slot.generation == snapshot.generation && slot.renders.len() < MEMO_CAPACITY {
+            slot.renders.insert(key, Arc::clone(&rendered));
+        }
+        rendered
+    }
+
+    /// The JSON of `snapshot` showing `limit` entries, or its 503.
+    pub fn json(&self, snapshot: &ListSnapshot, limit: usize) -> Arc<Rendered> {
+        let key = ListRenderKey {
+            surface: ListSurface::Json,
+            limit,
+            params: None,
+        };
+        self.get_or_render(snapshot, key, || json(snapshot, limit))
+    }
+}
+
+/// The JSON document of SPEC 10 with the first `limit` entries, or the 503 body
+/// `{"error":{"code":..,"message":..}}`.
+pub fn json(snapshot: &ListSnapshot, limit: usize) -> Rendered {
+    let (status, body) = match &snapshot.view {
+        ListView::Ok(list) => (StatusCode::OK, serde_json::to_vec(&list.document(limit))),
+        ListView::Unavailable(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::to_vec(&why.document()),
+        ),
+    };
+    match body {
+        Ok(body) => Rendered::new(status, "application/json", body, None),
+        Err(e) => Rendered::failed("a list's JSON document", e),
+    }
+}
