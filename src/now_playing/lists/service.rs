@@ -106,9 +106,9 @@ impl ListsService {
             revalidating: AtomicBool::new(false),
         });
         let grant = if options.login {
-            "run `now-playing auth --write-env .env`, or open /auth/login on this server, and grant it".to_owned()
+            "run `now-playing auth --write-env .env`, or open /auth/login on this server, and approve Spotify's consent page".to_owned()
         } else {
-            "run `now-playing auth --write-env .env` and grant it".to_owned()
+            "run `now-playing auth --write-env .env` and approve Spotify's consent page".to_owned()
         };
         Self(Arc::new(Inner {
             upstream,
@@ -302,7 +302,7 @@ impl Inner {
                     tracing::warn!(
                         list = id.kind(),
                         scope = id.scope(),
-                        "Spotify refused the {} (scope {} not granted): the list answers missing_scope; {}",
+                        "Spotify refused the {} (scope {} not granted): the list answers missing_scope; to grant it, {}",
                         id.name(),
                         id.scope(),
                         self.grant
