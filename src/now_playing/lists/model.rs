@@ -1,14 +1,14 @@
 //! The lists beyond this minute (SPEC 10) in our own model: which list ([`ListId`]), its
-//! entries (a track with the time it was played or its rank, or a ranked artist), the JSON
-//! documents of `/recently-played` and `/top/{tracks,artists}`, and the normalisation from
-//! Spotify's shapes, with the same text cleaning and URL rules as the now-playing item.
+//! entries (a track with the time it was played or its rank, or a ranked artist), and the
+//! normalisation from Spotify's shapes, with the same text cleaning and URL rules as the
+//! now-playing item. Their JSON is in [`super::document`].
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
-use crate::now_playing::model::{Item, best_image, clean, is_spotify_page, millis, millis_opt};
+use crate::now_playing::model::{Item, best_image, clean, is_spotify_page};
 use crate::spotify::lists::{FullArtist, TopKind, TopRange};
 use crate::spotify::types::{self, PlayHistory};
 
@@ -114,6 +114,13 @@ pub struct List {
     pub fetched_at: DateTime<Utc>,
     /// True while Spotify fails and this is the last good list.
     pub stale: bool,
+}
+
+impl List {
+    /// The first `limit` entries.
+    pub fn first(&self, limit: usize) -> &[Entry] {
+        &self.entries[..limit.min(self.entries.len())]
+    }
 }
 
 /// One line of a list.
@@ -315,164 +322,17 @@ impl ListUnavailable {
             _ => "Spotify can't be reached right now",
         }
     }
-
-    pub fn document(&self) -> ListErrorDocument<'_> {
-        ListErrorDocument {
-            error: ListErrorBody {
-                code: self.code,
-                message: &self.message,
-            },
-        }
-    }
-}
-
-/// The JSON of a list route: SPEC 10.
-#[derive(Serialize)]
-pub struct ListDocument<'a> {
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub range: Option<&'static str>,
-    pub items: &'a [Entry],
-    #[serde(serialize_with = "millis")]
-    pub fetched_at: DateTime<Utc>,
-    pub stale: bool,
-}
-
-/// The JSON body of a list's 503: `{"error":{"code":..,"message":..}}`.
-#[derive(Serialize)]
-pub struct ListErrorDocument<'a> {
-    pub error: ListErrorBody<'a>,
-}
-
-#[derive(Serialize)]
-pub struct ListErrorBody<'a> {
-    pub code: ListErrorCode,
-    pub message: &'a str,
-}
-
-impl List {
-    /// The first `limit` entries.
-    pub fn first(&self, limit: usize) -> &[Entry] {
-        &self.entries[..limit.min(self.entries.len())]
-    }
-
-    /// The JSON document showing the first `limit` entries.
-    pub fn document(&self, limit: usize) -> ListDocument<'_> {
-        ListDocument {
-            kind: self.id.kind(),
-            range: self.id.range().map(TopRange::name),
-            items: self.first(limit),
-            fetched_at: self.fetched_at,
-            stale: self.stale,
-        }
-    }
-}
-
-/// A track is the `item` of SPEC 5 plus `rank` or `played_at`; an artist is
-/// `{"kind":"artist","rank":..,"name":..,"url":..,"image_url":..,"genres":[..]}`.
-impl Serialize for Entry {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Ranked<'a> {
-            #[serde(flatten)]
-            item: &'a Item,
-            rank: u32,
-        }
-        #[derive(Serialize)]
-        struct Played<'a> {
-            #[serde(flatten)]
-            item: &'a Item,
-            #[serde(serialize_with = "millis_opt")]
-            played_at: Option<DateTime<Utc>>,
-        }
-        #[derive(Serialize)]
-        struct RankedArtist<'a> {
-            kind: &'static str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            rank: Option<u32>,
-            name: &'a str,
-            url: Option<&'a str>,
-            image_url: Option<&'a str>,
-            genres: &'a [String],
-        }
-        match (&self.subject, self.position) {
-            (Subject::Track(item), Position::Rank(rank)) => Ranked { item, rank }.serialize(s),
-            (Subject::Track(item), Position::PlayedAt(played_at)) => {
-                Played { item, played_at }.serialize(s)
-            }
-            (Subject::Artist(artist), _) => RankedArtist {
-                kind: "artist",
-                rank: self.rank(),
-                name: &artist.name,
-                url: artist.url.as_deref(),
-                image_url: artist.image_url.as_deref(),
-                genres: &artist.genres,
-            }
-            .serialize(s),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::now_playing::model::ItemKind;
-
-    fn track(title: &str) -> Item {
-        Item {
-            kind: ItemKind::Track,
-            title: title.into(),
-            artists: vec!["A".into()],
-            album: None,
-            url: None,
-            image_url: None,
-            duration_ms: Some(1000),
-            explicit: false,
-            is_local: false,
-        }
-    }
 
     #[test]
     fn every_list_has_its_own_index() {
         let mut seen: Vec<usize> = ListId::ALL.iter().map(|id| id.index()).collect();
         seen.sort_unstable();
         assert_eq!(seen, (0..ListId::ALL.len()).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn a_ranked_track_is_the_item_plus_rank() {
-        let entry = Entry {
-            position: Position::Rank(3),
-            subject: Subject::Track(track("T")),
-        };
-        let json = serde_json::to_value(&entry).unwrap();
-        assert_eq!(json["rank"], 3);
-        assert_eq!(json["title"], "T");
-        assert_eq!(json["kind"], "track");
-        assert!(json.get("played_at").is_none());
-    }
-
-    #[test]
-    fn an_artist_has_kind_rank_name_url_image_and_genres() {
-        let artist = Artist::from_spotify(FullArtist {
-            name: Some(" Tiësto\u{0} ".into()),
-            external_urls: [(
-                "spotify".to_owned(),
-                Some("http://open.spotify.com/x".into()),
-            )]
-            .into(),
-            images: Vec::new(),
-            genres: vec![Some("edm".into()), None, Some(" ".into())],
-        })
-        .unwrap();
-        let entry = Entry {
-            position: Position::Rank(1),
-            subject: Subject::Artist(artist),
-        };
-        assert_eq!(
-            serde_json::to_value(&entry).unwrap(),
-            serde_json::json!({"kind":"artist","rank":1,"name":"Tiësto","url":null,"image_url":null,"genres":["edm"]})
-        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ use super::demo;
 use super::model::{
     Entry, List, ListErrorCode, ListId, ListUnavailable, ListView, Position, Subject,
 };
+use super::snapshot::ListSnapshot;
 use crate::clock::Clock;
 use crate::now_playing::model::Item;
 use crate::now_playing::service::RECENT_TTL;
@@ -29,67 +30,6 @@ use crate::spotify::{SpotifyClient, SpotifyError};
 /// After a failure (other than a missing scope) a list is asked again after this long, or
 /// after `Retry-After` if that is longer: a failure is no answer to keep for a whole TTL.
 pub const FAILURE_RETRY: Duration = Duration::from_secs(60);
-
-/// One fetched state of one list.
-pub struct ListSnapshot {
-    pub id: ListId,
-    pub view: ListView,
-    /// No new Spotify call for this list before this instant.
-    pub refresh_after: Instant,
-    /// Grows with every state fetched, across all lists: representations rendered from
-    /// this state can be kept under it (see `render::lists`).
-    pub generation: u64,
-    /// False only for the placeholder before the first fetch, which is never served while
-    /// a fetch is due.
-    answered: bool,
-}
-
-/// What a template needs to show one list, limited to what it shows.
-#[derive(Debug, Clone, Copy)]
-pub struct ListPage<'a> {
-    pub id: ListId,
-    /// At most the `limit` asked for; empty when unavailable.
-    pub entries: &'a [Entry],
-    /// `None` when unavailable.
-    pub fetched_at: Option<DateTime<Utc>>,
-    /// Spotify is failing and this is the last good list.
-    pub stale: bool,
-    /// Why there is no list; a widget shows [`ListUnavailable::notice`] on a neutral card
-    /// with HTTP 200 (the JSON answers 503).
-    pub unavailable: Option<&'a ListUnavailable>,
-}
-
-impl ListSnapshot {
-    /// The view of this state for a widget showing `limit` entries.
-    pub fn page(&self, limit: usize) -> ListPage<'_> {
-        match &self.view {
-            ListView::Ok(list) => ListPage {
-                id: self.id,
-                entries: list.first(limit),
-                fetched_at: Some(list.fetched_at),
-                stale: list.stale,
-                unavailable: None,
-            },
-            ListView::Unavailable(why) => ListPage {
-                id: self.id,
-                entries: &[],
-                fetched_at: None,
-                stale: false,
-                unavailable: Some(why),
-            },
-        }
-    }
-
-    /// Seconds until the next fetch may be made, at least 1: the `Retry-After` of a 503.
-    pub fn retry_after_secs(&self, now: Instant) -> u64 {
-        (self
-            .refresh_after
-            .saturating_duration_since(now)
-            .as_secs_f64()
-            .ceil() as u64)
-            .max(1)
-    }
-}
 
 /// What the list caches need to know of the settings.
 #[derive(Debug, Clone, Copy)]
@@ -166,9 +106,9 @@ impl ListsService {
             revalidating: AtomicBool::new(false),
         });
         let grant = if options.login {
-            "run `now-playing auth --write-env .env`, or open /auth/login on this server, and grant it".to_owned()
+            "run `now-playing auth --write-env .env`, or open /auth/login on this server, and approve Spotify's consent page".to_owned()
         } else {
-            "run `now-playing auth --write-env .env` and grant it".to_owned()
+            "run `now-playing auth --write-env .env` and approve Spotify's consent page".to_owned()
         };
         Self(Arc::new(Inner {
             upstream,
@@ -362,7 +302,7 @@ impl Inner {
                     tracing::warn!(
                         list = id.kind(),
                         scope = id.scope(),
-                        "Spotify refused the {} (scope {} not granted): the list answers missing_scope; {}",
+                        "Spotify refused the {} (scope {} not granted): the list answers missing_scope; to grant it, {}",
                         id.name(),
                         id.scope(),
                         self.grant
