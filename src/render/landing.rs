@@ -26,6 +26,43 @@ struct Landing<'a> {
     iframe_snippet: String,
     fetch_snippet: String,
     markdown_snippet: String,
+    lists: Vec<ListSnippets>,
+    list_height: u32,
+    now_page_snippet: String,
+}
+
+/// One list widget on the landing page: its live preview and its snippets.
+struct ListSnippets {
+    id: &'static str,
+    title: &'static str,
+    /// `/embed/...` with the picked widget parameters.
+    embed: String,
+    iframe_snippet: String,
+    markdown_snippet: String,
+    json_url: String,
+}
+
+/// The lists (SPEC 10): id, heading, path.
+const LISTS: [(&str, &str, &str); 3] = [
+    ("recently-played", "Recently played", "/recently-played"),
+    (
+        "top-tracks",
+        "Top tracks of the last 4 weeks",
+        "/top/tracks",
+    ),
+    (
+        "top-artists",
+        "Top artists of the last 4 weeks",
+        "/top/artists",
+    ),
+];
+
+/// The iframe height that fits five rows of a list in the layout.
+fn list_height(params: &WidgetParams) -> u32 {
+    match params.layout {
+        Layout::Card => 300,
+        Layout::Compact => 190,
+    }
 }
 
 /// The widget query string for `params`, only what differs from the defaults (`?...` or empty).
@@ -92,6 +129,29 @@ pub fn page(base: &str, params: &WidgetParams, demo: bool) -> Rendered {
             "fetch(\"{base}/now-playing\")\n  .then((r) => r.json())\n  .then((np) => {{\n    document.getElementById(\"np\").textContent = np.item\n      ? `${{np.item.title}} — ${{np.item.artists.join(\", \")}}`\n      : \"Not listening right now\";\n  }});"
         ),
         markdown_snippet: format!("[![Now playing on Spotify]({base}/now-playing.svg{query})]({base}/now-playing/open)"),
+        lists: LISTS
+            .iter()
+            .map(|(id, title, path)| {
+                let list_height = list_height(params);
+                ListSnippets {
+                    id,
+                    title,
+                    embed: format!("/embed{path}{query}"),
+                    iframe_snippet: format!(
+                        "<iframe src=\"{base}/embed{path}{query}\" title=\"{title} on Spotify\"\n        width=\"100%\" height=\"{list_height}\" style=\"border:0;max-width:440px\" loading=\"lazy\"></iframe>"
+                    ),
+                    markdown_snippet: format!("![{title} on Spotify]({base}{path}.svg{query})"),
+                    json_url: format!("{base}{path}"),
+                }
+            })
+            .collect(),
+        list_height: list_height(params),
+        now_page_snippet: {
+            let lh = list_height(params);
+            format!(
+                "<h2>Now</h2>\n<iframe src=\"{base}/embed{query}\" title=\"Now playing on Spotify\"\n        width=\"100%\" height=\"{height}\" style=\"border:0;max-width:440px\" loading=\"lazy\"></iframe>\n<h2>This month</h2>\n<iframe src=\"{base}/embed/top/tracks{query}\" title=\"My top tracks of the last 4 weeks\"\n        width=\"100%\" height=\"{lh}\" style=\"border:0;max-width:440px\" loading=\"lazy\"></iframe>\n<h2>Lately</h2>\n<iframe src=\"{base}/embed/recently-played{query}\" title=\"What I played lately\"\n        width=\"100%\" height=\"{lh}\" style=\"border:0;max-width:440px\" loading=\"lazy\"></iframe>"
+            )
+        },
         query,
     }
     .render();

@@ -130,3 +130,41 @@ async fn public_url_wins_over_the_host_header() {
     let (_, html) = app.get_text("/").await;
     assert!(html.contains("https://music.example.org/embed"), "{html}");
 }
+
+#[tokio::test]
+async fn the_landing_page_shows_every_list_with_its_snippets_and_a_now_page() {
+    let app = spawn_app_with(|c: &mut Config| {
+        c.public_url = Some("https://np.example.com".parse().unwrap())
+    })
+    .await;
+    let (status, html) = app.get_text("/?theme=dark").await;
+    assert_eq!(status, 200);
+    for path in ["/recently-played", "/top/tracks", "/top/artists"] {
+        assert!(
+            html.contains(&format!("<iframe src=\"/embed{path}?theme=dark\"")),
+            "{path} previewed: {html}"
+        );
+        assert!(
+            html.contains(&format!(
+                "src=&#34;https://np.example.com/embed{path}?theme=dark&#34;"
+            )),
+            "{path} iframe snippet: {html}"
+        );
+        assert!(
+            html.contains(&format!("(https://np.example.com{path}.svg?theme=dark)")),
+            "{path} SVG snippet: {html}"
+        );
+    }
+    let now_page = html.split("id=\"lp-now-page\">").nth(1).unwrap();
+    let now_page = now_page.split("</code>").next().unwrap();
+    for part in [
+        "/embed?theme=dark",
+        "/embed/top/tracks?theme=dark",
+        "/embed/recently-played?theme=dark",
+    ] {
+        assert!(
+            now_page.contains(part),
+            "{part} in the /now page: {now_page}"
+        );
+    }
+}
