@@ -254,8 +254,8 @@ pub enum TopKind {
     Artists,
 }
 
-/// `2026-11-29T01:00:00.000Z`.
-fn iso8601(t: SystemTime) -> String {
+/// `2026-11-29T01:00:00.000Z`: Spotify's format for `played_at`.
+pub fn iso8601(t: SystemTime) -> String {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
