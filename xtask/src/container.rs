@@ -71,7 +71,12 @@ impl Checks {
 
     fn print(&self) {
         println!("\n{:<26} {:<6} DETAIL", "CHECK", "RESULT");
-        println!("{:<26} {:<6} {}", "-".repeat(26), "-".repeat(6), "-".repeat(30));
+        println!(
+            "{:<26} {:<6} {}",
+            "-".repeat(26),
+            "-".repeat(6),
+            "-".repeat(30)
+        );
         for (name, status, detail) in &self.0 {
             println!("{name:<26} {status:<6} {detail}");
         }
@@ -87,7 +92,10 @@ struct Podman {
 impl Podman {
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new("podman");
-        command.args(args).env("CONTAINERS_CONF", &self.conf).stdin(Stdio::null());
+        command
+            .args(args)
+            .env("CONTAINERS_CONF", &self.conf)
+            .stdin(Stdio::null());
         command
     }
 
@@ -95,13 +103,18 @@ impl Podman {
     fn run(&self, args: &[&str]) -> Result<String> {
         let out = self.command(args).output()?;
         if !out.status.success() {
-            bail!("podman {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "podman {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 
     fn inspect(&self, what: &str, name: &str, format: &str) -> String {
-        self.run(&[what, "inspect", "--format", format, name]).unwrap_or_default()
+        self.run(&[what, "inspect", "--format", format, name])
+            .unwrap_or_default()
     }
 }
 
@@ -115,20 +128,38 @@ struct Cleanup<'a> {
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         let [a, b] = &self.names;
-        let _ = self.podman.command(&["rm", "-f", "-t", "0", a, b]).stdout(Stdio::null()).stderr(Stdio::null()).status();
-        let _ = self.podman.command(&["volume", "rm", "-f", &self.volume]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ = self
+            .podman
+            .command(&["rm", "-f", "-t", "0", a, b])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self
+            .podman
+            .command(&["volume", "rm", "-f", &self.volume])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
 pub async fn run(args: Args) -> Result<()> {
     let root = util::root();
     log(TASK, "preparing podman and the stand-in base images");
-    let prepared = util::output(&root.join("scripts/container-base-images.sh").display().to_string(), &["--print-build-args"])?;
+    let prepared = util::output(
+        &root
+            .join("scripts/container-base-images.sh")
+            .display()
+            .to_string(),
+        &["--print-build-args"],
+    )?;
     let mut lines = prepared.lines();
     let conf = lines
         .next()
         .and_then(|l| l.strip_prefix("CONTAINERS_CONF="))
-        .ok_or_else(|| util::Error("scripts/container-base-images.sh printed no CONTAINERS_CONF".into()))?
+        .ok_or_else(|| {
+            util::Error("scripts/container-base-images.sh printed no CONTAINERS_CONF".into())
+        })?
         .to_owned();
     let build_args: Vec<String> = lines.map(str::to_owned).collect();
     let podman = Podman { conf };
@@ -172,17 +203,32 @@ async fn prove(
     } else {
         let version = std::fs::read_to_string(root.join("Cargo.toml"))?
             .lines()
-            .find_map(|l| l.strip_prefix("version = \"").map(|v| v.trim_end_matches('"').to_owned()))
+            .find_map(|l| {
+                l.strip_prefix("version = \"")
+                    .map(|v| v.trim_end_matches('"').to_owned())
+            })
             .unwrap_or_default();
-        let mut build: Vec<String> = ["build", "--pull=never", "--format", "docker"].map(String::from).to_vec();
+        let mut build: Vec<String> = ["build", "--pull=never", "--format", "docker"]
+            .map(String::from)
+            .to_vec();
         build.extend(build_args.iter().cloned());
-        build.extend(["--build-arg".into(), format!("VERSION={version}"), "-t".into(), image.into(), root.display().to_string()]);
+        build.extend([
+            "--build-arg".into(),
+            format!("VERSION={version}"),
+            "-t".into(),
+            image.into(),
+            root.display().to_string(),
+        ]);
         log(TASK, format!("podman {}", build.join(" ")));
         let started = Instant::now();
         let build_log = work.join("build.log");
         let log_file = std::fs::File::create(&build_log)?;
         let refs: Vec<&str> = build.iter().map(String::as_str).collect();
-        let status = podman.command(&refs).stdout(log_file.try_clone()?).stderr(log_file).status()?;
+        let status = podman
+            .command(&refs)
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .status()?;
         if !status.success() {
             let text = std::fs::read_to_string(&build_log).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(60).collect();
@@ -190,29 +236,53 @@ async fn prove(
             checks.record("build", false, "podman build failed (log tail above)");
             return Ok(());
         }
-        checks.record("build", true, format!("{} s, {image}", started.elapsed().as_secs()));
+        checks.record(
+            "build",
+            true,
+            format!("{} s, {image}", started.elapsed().as_secs()),
+        );
     }
 
     // ---- the image's configuration
-    let size: u64 = podman.inspect("image", image, "{{.Size}}").parse().unwrap_or(u64::MAX);
+    let size: u64 = podman
+        .inspect("image", image, "{{.Size}}")
+        .parse()
+        .unwrap_or(u64::MAX);
     checks.record(
         "image-size",
         size < args.max_image_bytes,
-        format!("{size} bytes ({} MB), limit {}", util::mb(size), args.max_image_bytes),
+        format!(
+            "{size} bytes ({} MB), limit {}",
+            util::mb(size),
+            args.max_image_bytes
+        ),
     );
     let user = podman.inspect("image", image, "{{.Config.User}}");
     let healthcheck = podman.inspect("image", image, "{{json .HealthCheck}}");
     let stop_signal = podman.inspect("image", image, "{{.Config.StopSignal}}");
-    let env = format!(" {} ", podman.inspect("image", image, "{{join .Config.Env \" \"}}"));
-    let ports = podman.inspect("image", image, "{{range $p, $v := .Config.ExposedPorts}}{{$p}} {{end}}");
-    let entry = podman.inspect("image", image, "{{json .Config.Entrypoint}} {{json .Config.Cmd}}");
+    let env = format!(
+        " {} ",
+        podman.inspect("image", image, "{{join .Config.Env \" \"}}")
+    );
+    let ports = podman.inspect(
+        "image",
+        image,
+        "{{range $p, $v := .Config.ExposedPorts}}{{$p}} {{end}}",
+    );
+    let entry = podman.inspect(
+        "image",
+        image,
+        "{{json .Config.Entrypoint}} {{json .Config.Cmd}}",
+    );
     let uid = user.split(':').next().unwrap_or("");
     let mut problems = Vec::new();
     if uid.is_empty() || !uid.bytes().all(|b| b.is_ascii_digit()) || uid == "0" {
         problems.push(format!("USER '{user}' is not a numeric non-root uid"));
     }
     if !healthcheck.contains("healthcheck") {
-        problems.push(format!("no HEALTHCHECK calling 'now-playing healthcheck' ({healthcheck})"));
+        problems.push(format!(
+            "no HEALTHCHECK calling 'now-playing healthcheck' ({healthcheck})"
+        ));
     }
     if !matches!(stop_signal.as_str(), "SIGTERM" | "15" | "") {
         problems.push(format!("STOPSIGNAL is {stop_signal}"));
@@ -224,7 +294,14 @@ async fn prove(
         problems.push("8080 not exposed".into());
     }
     let detail = if problems.is_empty() {
-        format!("user {user}, port {ports}, stop {}, {entry}", if stop_signal.is_empty() { "SIGTERM" } else { &stop_signal })
+        format!(
+            "user {user}, port {ports}, stop {}, {entry}",
+            if stop_signal.is_empty() {
+                "SIGTERM"
+            } else {
+                &stop_signal
+            }
+        )
     } else {
         problems.join("; ")
     };
@@ -272,17 +349,31 @@ async fn prove(
             format!("http://host.containers.internal:{mock_port}")
         }
         Network::Host => {
-            run.extend(["--network=host".into(), "-e".into(), format!("PORT={host_port}")]);
+            run.extend([
+                "--network=host".into(),
+                "-e".into(),
+                format!("PORT={host_port}"),
+            ]);
             format!("http://127.0.0.1:{mock_port}")
         }
     };
-    run.extend(["-e".into(), format!("SPOTIFY_ACCOUNTS_URL={mock_url}"), "-e".into(), format!("SPOTIFY_API_URL={mock_url}"), image.into()]);
+    run.extend([
+        "-e".into(),
+        format!("SPOTIFY_ACCOUNTS_URL={mock_url}"),
+        "-e".into(),
+        format!("SPOTIFY_API_URL={mock_url}"),
+        image.into(),
+    ]);
     podman.run(&["volume", "create", &volume])?;
     log(TASK, format!("podman {}", run.join(" ")));
     let refs: Vec<&str> = run.iter().map(String::as_str).collect();
     podman.run(&refs)?;
     let address = format!("127.0.0.1:{host_port}");
-    checks.record("network", true, format!("{network:?}; server at http://{address}, mock at {mock_url}"));
+    checks.record(
+        "network",
+        true,
+        format!("{network:?}; server at http://{address}, mock at {mock_url}"),
+    );
 
     // ---- /healthz within 30 s
     let started = Instant::now();
@@ -304,12 +395,20 @@ async fn prove(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     if !healthy {
-        let state = podman.inspect("container", tag, "{{.State.Running}} exit={{.State.ExitCode}}");
+        let state = podman.inspect(
+            "container",
+            tag,
+            "{{.State.Running}} exit={{.State.ExitCode}}",
+        );
         checks.record("healthz", false, format!("last: {last}; running={state}"));
         show_logs(podman, tag);
         return Ok(());
     }
-    checks.record("healthz", true, format!("200 '{last}' after {} ms", started.elapsed().as_millis()));
+    checks.record(
+        "healthz",
+        true,
+        format!("200 '{last}' after {} ms", started.elapsed().as_millis()),
+    );
 
     // ---- /now-playing: the mock's track (a few seconds for the first fetch)
     let mut detail = String::new();
@@ -319,13 +418,22 @@ async fn prove(
             Ok(r) if r.status == 200 => {
                 let doc: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
                 let content_type = r.header("content-type").unwrap_or_default().to_owned();
-                detail = format!("200 {content_type}, state={} title={} stale={}", doc["state"], doc["item"]["title"], doc["stale"]);
+                detail = format!(
+                    "200 {content_type}, state={} title={} stale={}",
+                    doc["state"], doc["item"]["title"], doc["stale"]
+                );
                 ok = content_type.starts_with("application/json")
                     && doc["state"] == "playing"
                     && doc["item"]["title"] == fixtures::TRACK_TITLE
                     && doc["stale"] == false;
             }
-            Ok(r) => detail = format!("status {}: {}", r.status, r.text().chars().take(300).collect::<String>()),
+            Ok(r) => {
+                detail = format!(
+                    "status {}: {}",
+                    r.status,
+                    r.text().chars().take(300).collect::<String>()
+                )
+            }
             Err(e) => detail = e.0,
         }
         if ok {
@@ -342,12 +450,23 @@ async fn prove(
     match podman.run(&["healthcheck", "run", tag]) {
         Ok(out) => {
             let status = podman.inspect("container", tag, "{{.State.Health.Status}}");
-            checks.record("healthcheck", true, format!("podman healthcheck run: {} ({status})", if out.is_empty() { "healthy" } else { &out }));
+            checks.record(
+                "healthcheck",
+                true,
+                format!(
+                    "podman healthcheck run: {} ({status})",
+                    if out.is_empty() { "healthy" } else { &out }
+                ),
+            );
         }
         Err(e) => checks.record("healthcheck", false, e.0),
     }
     match podman.run(&["exec", tag, "/now-playing", "healthcheck"]) {
-        Ok(_) => checks.record("healthcheck-exec", true, format!("podman exec {tag} /now-playing healthcheck: exit 0")),
+        Ok(_) => checks.record(
+            "healthcheck-exec",
+            true,
+            format!("podman exec {tag} /now-playing healthcheck: exit 0"),
+        ),
         Err(e) => checks.record("healthcheck-exec", false, e.0),
     }
 
@@ -359,16 +478,28 @@ async fn prove(
         .find_map(|l| l.strip_prefix("Uid:"))
         .map(|v| v.split_whitespace().take(2).map(str::to_owned).collect())
         .unwrap_or_default();
-    let top = podman.run(&["top", tag, "user", "huser"]).unwrap_or_default().lines().nth(1).unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
+    let top = podman
+        .run(&["top", tag, "user", "huser"])
+        .unwrap_or_default()
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     checks.record(
         "non-root",
         uids.len() == 2 && uids.iter().all(|u| u != "0"),
-        format!("pid {pid} uid/euid {}; podman top user/huser: {top}", uids.join(" ")),
+        format!(
+            "pid {pid} uid/euid {}; podman top user/huser: {top}",
+            uids.join(" ")
+        ),
     );
 
     // ---- TOKEN_FILE on the volume: the mock rotates the refresh token, so the server writes
     // the file, as uid 65532, mode 0600.
-    let token_file = PathBuf::from(podman.inspect("volume", &volume, "{{.Mountpoint}}")).join("token.json");
+    let token_file =
+        PathBuf::from(podman.inspect("volume", &volume, "{{.Mountpoint}}")).join("token.json");
     for _ in 0..20 {
         if token_file.is_file() {
             break;
@@ -378,21 +509,34 @@ async fn prove(
     match std::fs::metadata(&token_file) {
         Ok(meta) => {
             let owner = format!("{}:{} {:o}", meta.uid(), meta.gid(), meta.mode() & 0o777);
-            let rotated = std::fs::read_to_string(&token_file).unwrap_or_default().contains(ROTATED_REFRESH_TOKEN);
+            let rotated = std::fs::read_to_string(&token_file)
+                .unwrap_or_default()
+                .contains(ROTATED_REFRESH_TOKEN);
             checks.record(
                 "token-file",
                 owner == "65532:65532 600" && rotated,
-                format!("/data/token.json written, owner:group mode {owner}, rotated token {}", if rotated { "stored" } else { "MISSING" }),
+                format!(
+                    "/data/token.json written, owner:group mode {owner}, rotated token {}",
+                    if rotated { "stored" } else { "MISSING" }
+                ),
             );
         }
-        Err(_) => checks.record("token-file", false, "no /data/token.json after the token endpoint returned a new refresh token"),
+        Err(_) => checks.record(
+            "token-file",
+            false,
+            "no /data/token.json after the token endpoint returned a new refresh token",
+        ),
     }
 
     // ---- podman stop: SIGTERM with an event stream open ends it within the limit, exit 0
     let stream = tokio::spawn(event_stream(address.clone()));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let started = Instant::now();
-    let _ = podman.command(&["stop", "-t", "10", tag]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let _ = podman
+        .command(&["stop", "-t", "10", tag])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     let stopped_in = started.elapsed();
     let exit_code = podman.inspect("container", tag, "{{.State.ExitCode}}");
     let stream_state = if stream.is_finished() {
@@ -416,14 +560,25 @@ async fn prove(
 
     log(TASK, format!("mock Spotify calls: {}", mock.counts()));
     let logs = podman.command(&["logs", tag]).output()?;
-    let logs = String::from_utf8_lossy(&logs.stdout).into_owned() + &String::from_utf8_lossy(&logs.stderr);
-    let leaked = [CLIENT_SECRET, REFRESH_TOKEN, ACCESS_TOKEN_PREFIX].iter().any(|s| logs.contains(s));
+    let logs =
+        String::from_utf8_lossy(&logs.stdout).into_owned() + &String::from_utf8_lossy(&logs.stderr);
+    let leaked = [CLIENT_SECRET, REFRESH_TOKEN, ACCESS_TOKEN_PREFIX]
+        .iter()
+        .any(|s| logs.contains(s));
     checks.record(
         "no-secrets-in-logs",
         !leaked,
-        if leaked { "a secret from the environment appears in the container log" } else { "client secret, refresh and access tokens absent from the log" },
+        if leaked {
+            "a secret from the environment appears in the container log"
+        } else {
+            "client secret, refresh and access tokens absent from the log"
+        },
     );
-    println!("image {image}: {size} bytes ({} MB); stop {:.2} s, exit code {exit_code}; network {network:?}", util::mb(size), stopped_in.as_secs_f64());
+    println!(
+        "image {image}: {size} bytes ({} MB); stop {:.2} s, exit code {exit_code}; network {network:?}",
+        util::mb(size),
+        stopped_in.as_secs_f64()
+    );
     Ok(())
 }
 
@@ -435,18 +590,38 @@ fn preflight(podman: &Podman, tag: &str, mock_port: u16) -> Network {
     );
     let name = format!("{tag}-preflight");
     let out = Command::new("timeout")
-        .args(["60", "podman", "run", "--rm", "--name", &name, STANDIN_DEBIAN, "bash", "-c", &script])
+        .args([
+            "60",
+            "podman",
+            "run",
+            "--rm",
+            "--name",
+            &name,
+            STANDIN_DEBIAN,
+            "bash",
+            "-c",
+            &script,
+        ])
         .env("CONTAINERS_CONF", &podman.conf)
         .stdin(Stdio::null())
         .output();
     match out {
         Ok(out) if out.status.success() => Network::Bridge,
         Ok(out) => {
-            log(TASK, format!("bridge preflight failed ({}); using --network=host", String::from_utf8_lossy(&out.stderr).trim()));
+            log(
+                TASK,
+                format!(
+                    "bridge preflight failed ({}); using --network=host",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            );
             Network::Host
         }
         Err(e) => {
-            log(TASK, format!("bridge preflight could not run ({e}); using --network=host"));
+            log(
+                TASK,
+                format!("bridge preflight could not run ({e}); using --network=host"),
+            );
             Network::Host
         }
     }
@@ -456,14 +631,26 @@ fn preflight(podman: &Podman, tag: &str, mock_port: u16) -> Network {
 async fn event_stream(address: String) -> (String, usize) {
     let held = async {
         let mut stream = tokio::net::TcpStream::connect(&address).await.ok()?;
-        stream.write_all(b"GET /now-playing/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n").await.ok()?;
+        stream
+            .write_all(
+                b"GET /now-playing/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n",
+            )
+            .await
+            .ok()?;
         let mut received = Vec::new();
         let _ = stream.read_to_end(&mut received).await;
         let text = String::from_utf8_lossy(&received);
         let status = text.split(' ').nth(1).unwrap_or("?").to_owned();
-        Some((status, text.lines().filter(|l| l.starts_with("event:")).count()))
+        Some((
+            status,
+            text.lines().filter(|l| l.starts_with("event:")).count(),
+        ))
     };
-    tokio::time::timeout(Duration::from_secs(30), held).await.ok().flatten().unwrap_or(("?".into(), 0))
+    tokio::time::timeout(Duration::from_secs(30), held)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(("?".into(), 0))
 }
 
 fn show_logs(podman: &Podman, tag: &str) {

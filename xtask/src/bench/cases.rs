@@ -673,4 +673,66 @@ impl Bench {
         );
         Ok(())
     }
+
+    /// Own `/healthz` against a bare axum hello-world, in interleaved rounds.
+    pub(super) async fn hello(&mut self) -> Result<()> {
+        let hello = match &self.args.hello_binary {
+            Some(path) => path.clone(),
+            None => super::build(&self.args.target, Some("hello"))?.0,
+        };
+        let env = self.env(self.args.cache_ttl, "warn", &[]);
+        let own = self.start(env, "server-hello-pair.log", None).await?;
+        let bare = Server::start(super::server::Launch {
+            binary: &hello,
+            env: Vec::new(),
+            log: self.results.join("hello.log"),
+            dir: &self.empty_dir,
+            open_files: None,
+        })
+        .await;
+        let measured = match &bare {
+            Ok(bare) => {
+                let load = self.load(self.args.connections, &[]);
+                let mut pairs = Vec::new();
+                for round in 1..=self.args.rounds {
+                    let ours = self.wrk(
+                        &format!("hello-r{round}-own-healthz"),
+                        &own,
+                        "/healthz",
+                        &load,
+                    );
+                    let theirs =
+                        self.wrk(&format!("hello-r{round}-hello"), bare, "/healthz", &load);
+                    pairs.push((ours, theirs));
+                }
+                Ok(pairs)
+            }
+            Err(e) => Err(util::Error(format!("the hello-world did not start: {e}"))),
+        };
+        own.stop().await;
+        if let Ok(bare) = bare {
+            bare.stop().await;
+        }
+        let (mut ratios, mut ours, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+        for (own, bare) in measured? {
+            let (own, bare) = (own?, bare?);
+            ratios.push(own.run.rps / bare.run.rps);
+            ours.push(own.run.rps);
+            theirs.push(bare.run.rps);
+        }
+        let med = median(&ratios);
+        self.report.target(
+            "own `/healthz` req/s ÷ bare axum hello-world req/s (issue 11)",
+            format!(
+                "**{}** [{}]; {} vs {} req/s (medians)",
+                fmt(med, 3),
+                join(&ratios, 3),
+                fmt(median(&ours), 0),
+                fmt(median(&theirs), 0)
+            ),
+            "≥ 0.85",
+            Verdict::of(med >= 0.85),
+        );
+        Ok(())
+    }
 }

@@ -45,6 +45,9 @@ pub enum Case {
     Swr,
     /// Issue 8: 1,100 half-open connections under a 1024 open-files limit.
     Halfopen,
+    /// Issue 11: own `/healthz` against a bare axum hello-world (`examples/hello.rs`), the
+    /// ceiling of this machine, rounds interleaved.
+    Hello,
 }
 
 /// Cases measured on the one long-lived server whose Spotify calls are counted.
@@ -135,6 +138,9 @@ pub struct Args {
     /// to be closed, in seconds (a server that never closes them is reported as such).
     #[arg(long, default_value = "20", value_parser = seconds)]
     halfopen_wait: Duration,
+    /// The hello-world of the `hello` case (default: built from this tree for --target).
+    #[arg(long)]
+    hello_binary: Option<PathBuf>,
     /// Where raw outputs, logs and report.md go (default target/bench/<date>-<time>).
     #[arg(long)]
     results: Option<PathBuf>,
@@ -186,6 +192,7 @@ pub async fn run(args: Args) -> Result<()> {
         Case::Info,
         Case::Swr,
         Case::Halfopen,
+        Case::Hello,
     ]
     .into_iter()
     .filter(|c| args.only.is_empty() || args.only.contains(c))
@@ -217,7 +224,14 @@ pub async fn run(args: Args) -> Result<()> {
                 ),
             )
         }
-        None => build(&args.target)?,
+        None => {
+            let (binary, seconds) = build(&args.target, None)?;
+            let command = format!(
+                "cargo build --release --locked --target {} -p now-playing",
+                args.target
+            );
+            (binary, format!("`{command}` ({seconds} s)"))
+        }
     };
     let results = args
         .results
@@ -271,26 +285,30 @@ pub async fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// `cargo build --release --locked --target TARGET -p now-playing`; the binary and the command.
-fn build(target: &str) -> Result<(PathBuf, String)> {
+/// `cargo build --release --locked --target TARGET -p now-playing [--example NAME]`; the
+/// binary and how many seconds the build took.
+fn build(target: &str, example: Option<&str>) -> Result<(PathBuf, u64)> {
     let installed = util::output("rustup", &["target", "list", "--installed"])?;
     if !installed.lines().any(|l| l.trim() == target) {
         log(TASK, format!("rustup target add {target}"));
         util::output("rustup", &["target", "add", target])?;
     }
-    let command = format!("cargo build --release --locked --target {target} -p now-playing");
-    log(TASK, &command);
+    let mut args = vec![
+        "build",
+        "--release",
+        "--locked",
+        "--target",
+        target,
+        "-p",
+        "now-playing",
+    ];
+    if let Some(name) = example {
+        args.extend(["--example", name]);
+    }
+    log(TASK, format!("cargo {}", args.join(" ")));
     let started = Instant::now();
     let status = std::process::Command::new("cargo")
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            target,
-            "-p",
-            "now-playing",
-        ])
+        .args(&args)
         .current_dir(util::root())
         .status()?;
     if !status.success() {
@@ -299,16 +317,15 @@ fn build(target: &str) -> Result<(PathBuf, String)> {
     let metadata = util::output("cargo", &["metadata", "--format-version", "1", "--no-deps"])?;
     let metadata: serde_json::Value = serde_json::from_str(&metadata)?;
     let target_dir = metadata["target_directory"].as_str().unwrap_or("target");
-    let binary = Path::new(target_dir)
-        .join(target)
-        .join("release/now-playing");
+    let release = Path::new(target_dir).join(target).join("release");
+    let binary = match example {
+        Some(name) => release.join("examples").join(name),
+        None => release.join("now-playing"),
+    };
     if !binary.is_file() {
         bail!("no binary at {} after the build", binary.display());
     }
-    Ok((
-        binary,
-        format!("`{command}` ({} s)", started.elapsed().as_secs()),
-    ))
+    Ok((binary, started.elapsed().as_secs()))
 }
 
 impl Bench {
@@ -331,6 +348,9 @@ impl Bench {
         }
         if self.selected(Case::Halfopen) {
             self.halfopen().await?;
+        }
+        if self.selected(Case::Hello) {
+            self.hello().await?;
         }
         Ok(())
     }
