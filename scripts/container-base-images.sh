@@ -23,21 +23,14 @@
 # It also:
 #   * installs podman, buildah, runc, fuse-overlayfs, uidmap, debootstrap when missing;
 #   * writes the containers.conf this machine needs (runc, explicit ulimits) to
-#     $NP_CONTAINERS_CONF (default /etc/containers/now-playing.conf) and exports
-#     CONTAINERS_CONF; when this file is sourced the export reaches the caller;
+#     $NP_CONTAINERS_CONF (default /etc/containers/now-playing.conf);
 #   * makes sure the host toolchain has the x86_64-unknown-linux-musl target, because the
 #     build inside the container uses the host toolchain.
 #
-# Usage:  scripts/container-base-images.sh            (as root; Debian 12)
-#         . scripts/container-base-images.sh          (same, and keeps CONTAINERS_CONF)
-#         eval "$(scripts/container-base-images.sh --print-build-args)"   -> NP_BUILD_ARGS array
-
-# When sourced, run in a subshell-free but careful way: remember the caller's options.
-if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
-    _np_sourced=1
-else
-    _np_sourced=0
-fi
+# Usage:  scripts/container-base-images.sh                      (as root; Debian 12)
+#         scripts/container-base-images.sh --print-build-args   (then prints, on stdout,
+#             CONTAINERS_CONF=PATH and each extra `podman build` argument on a line of its
+#             own; `cargo xtask container` reads that)
 
 _np_base_images_main() {
     set -euo pipefail
@@ -231,22 +224,11 @@ EOF
                 args+=(-v "$cargo_home/registry:/usr/local/cargo/registry")
             fi
         fi
-        printf 'NP_BUILD_ARGS=('
-        printf '%q ' "${args[@]}"
-        printf ')\n'
-        printf 'export CONTAINERS_CONF=%q\n' "$conf"
+        printf 'CONTAINERS_CONF=%s\n' "$conf"
+        if ((${#args[@]})); then printf '%s\n' "${args[@]}"; fi
     else
         log "ready; use: export CONTAINERS_CONF=$conf"
     fi
 }
 
-if ((_np_sourced)); then
-    # Run in a subshell so `set -e` and traps do not leak, then re-export the conf path.
-    if (_np_base_images_main "$@"); then
-        export CONTAINERS_CONF="${NP_CONTAINERS_CONF:-/etc/containers/now-playing.conf}"
-    else
-        return 1
-    fi
-else
-    _np_base_images_main "$@"
-fi
+_np_base_images_main "$@"

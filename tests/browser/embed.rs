@@ -4,8 +4,9 @@ use fantoccini::Locator;
 use serde_json::json;
 
 use crate::harness::{
-    App, Browser, CACHE_TTL, EPISODE, EPISODE_TITLE, LOAD_DEADLINE, OtherOrigin, Spotify, TRACK,
-    TRACK_ARTISTS, TRACK_TITLE, blog_with_iframe, screenshot_dir, text, wait_for_title,
+    App, Browser, CACHE_TTL, EPISODE, EPISODE_TITLE, LOAD_DEADLINE, OtherOrigin, TRACK,
+    TRACK_ARTISTS, TRACK_TITLE, blog_with_iframe, screenshot_dir, spotify_playing, text,
+    wait_for_title,
 };
 
 /// Opens the blog page of `origin` and enters the widget's iframe.
@@ -33,7 +34,7 @@ async fn enter_widget_frame(browser: &Browser) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium: .ci/run runs them with --ignored"]
 async fn a_page_on_another_origin_shows_the_track_in_the_iframe() {
-    let spotify = Spotify::start(TRACK).await;
+    let spotify = spotify_playing(TRACK).await;
     let app = App::spawn(&spotify).await;
     let origin = OtherOrigin::start().await;
     let browser = Browser::start().await;
@@ -71,7 +72,7 @@ async fn a_page_on_another_origin_shows_the_track_in_the_iframe() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium: .ci/run runs them with --ignored"]
 async fn the_iframe_shows_the_next_item_without_reloading() {
-    let spotify = Spotify::start(TRACK).await;
+    let spotify = spotify_playing(TRACK).await;
     let app = App::spawn(&spotify).await;
     let origin = OtherOrigin::start().await;
     let browser = Browser::start().await;
@@ -129,7 +130,7 @@ async fn the_iframe_shows_the_next_item_without_reloading() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium: .ci/run runs them with --ignored"]
 async fn light_and_dark_themes_render() {
-    let spotify = Spotify::start(TRACK).await;
+    let spotify = spotify_playing(TRACK).await;
     let app = App::spawn(&spotify).await;
     let browser = Browser::start().await;
 
@@ -163,7 +164,7 @@ async fn light_and_dark_themes_render() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium: .ci/run runs them with --ignored"]
 async fn without_javascript_the_server_rendered_widget_shows_the_track() {
-    let spotify = Spotify::start(TRACK).await;
+    let spotify = spotify_playing(TRACK).await;
     let app = App::spawn(&spotify).await;
     let origin = OtherOrigin::start().await;
     let browser = Browser::start_without_javascript().await;

@@ -1,4 +1,4 @@
-//! What every browser test needs: a mock Spotify whose answer can be switched at once, the
+//! What every browser test needs: the mock Spotify, whose answer can be switched at once, the
 //! application on its own port (real clock, `CACHE_TTL` = 1 s), a second origin serving the
 //! pages that embed it, and headless Chromium driven through its own chromedriver.
 
@@ -11,23 +11,16 @@ use axum::extract::{OriginalUri, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fantoccini::{Client, ClientBuilder};
+use mock_spotify::MockSpotify;
 use now_playing::clock::Clock;
 use now_playing::config::{Config, Source, SpotifySettings};
 use now_playing::startup::Application;
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-pub const TRACK: &str = include_str!("../fixtures/spotify/currently_playing_track.json");
-pub const EPISODE: &str = include_str!("../fixtures/spotify/currently_playing_episode.json");
-pub const TOKEN: &str = include_str!("../fixtures/spotify/token_refresh.json");
-
-/// The track fixture's title and artists, and the episode fixture's title.
-pub const TRACK_TITLE: &str = "Digital Love";
-pub const TRACK_ARTISTS: &str = "Daft Punk, Todd Edwards";
-pub const EPISODE_TITLE: &str = "The Giant Beastcast: Episode 0";
+pub use mock_spotify::fixtures::{EPISODE, EPISODE_TITLE, TRACK, TRACK_ARTISTS, TRACK_TITLE};
+pub use mock_spotify::payloads::track_with;
 
 /// `CACHE_TTL` of the application under test.
 pub const CACHE_TTL: Duration = Duration::from_secs(1);
@@ -41,60 +34,15 @@ const POLL: Duration = Duration::from_millis(100);
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// A copy of the track fixture with `change` applied.
-pub fn track_with(change: impl FnOnce(&mut Value)) -> String {
-    let mut value: Value = serde_json::from_str(TRACK).expect("the track fixture is JSON");
-    change(&mut value);
-    value.to_string()
-}
-
 // ---------------------------------------------------------------------------------------
 // Spotify
 
-/// The mock Spotify: a token endpoint and a `currently-playing` whose body can be replaced
-/// at any moment (no gap in which Spotify answers 404, as a reset and re-mount would have).
-pub struct Spotify {
-    pub server: MockServer,
-    playing: Arc<Mutex<String>>,
-}
-
-struct Current(Arc<Mutex<String>>);
-
-impl Respond for Current {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        let body = self.0.lock().unwrap().clone();
-        ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/json")
-    }
-}
-
-impl Spotify {
-    pub async fn start(playing: &str) -> Spotify {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/api/token"))
-            .respond_with(
-                ResponseTemplate::new(200).set_body_raw(TOKEN.as_bytes(), "application/json"),
-            )
-            .named("token refresh")
-            .mount(&server)
-            .await;
-        let current = Arc::new(Mutex::new(playing.to_owned()));
-        Mock::given(method("GET"))
-            .and(path("/v1/me/player/currently-playing"))
-            .respond_with(Current(current.clone()))
-            .named("currently-playing")
-            .mount(&server)
-            .await;
-        Spotify {
-            server,
-            playing: current,
-        }
-    }
-
-    /// From now on `currently-playing` answers `body`.
-    pub fn set_playing(&self, body: &str) {
-        *self.playing.lock().unwrap() = body.to_owned();
-    }
+/// The mock Spotify (`tests/support`), answering `playing` to `currently-playing` until
+/// told otherwise with `set_playing`, which takes effect at once.
+pub async fn spotify_playing(playing: &str) -> MockSpotify {
+    let spotify = MockSpotify::start().await;
+    spotify.set_playing(playing);
+    spotify
 }
 
 // ---------------------------------------------------------------------------------------
@@ -107,10 +55,10 @@ pub struct App {
 }
 
 impl App {
-    pub async fn spawn(spotify: &Spotify) -> App {
+    pub async fn spawn(spotify: &MockSpotify) -> App {
         // Through the settings, as `serve` reads them: fields added later keep their
         // defaults here.
-        let uri = spotify.server.uri();
+        let uri = spotify.url();
         let spotify_config = SpotifySettings {
             client_id: Some("test-client-id".into()),
             client_secret: Some("test-client-secret-5e1f0a".parse().unwrap()),

@@ -2,12 +2,14 @@
 
 use serde_json::json;
 
-use crate::harness::{App, Browser, LOAD_DEADLINE, OtherOrigin, Spotify, TRACK, eventually};
+use crate::harness::{
+    App, Browser, LOAD_DEADLINE, OtherOrigin, TRACK, eventually, spotify_playing,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium: .ci/run runs them with --ignored"]
 async fn the_svg_card_renders_as_an_img_on_another_origin() {
-    let spotify = Spotify::start(TRACK).await;
+    let spotify = spotify_playing(TRACK).await;
     let app = App::spawn(&spotify).await;
     let origin = OtherOrigin::start().await;
 

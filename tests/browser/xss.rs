@@ -9,7 +9,8 @@ use futures_util::FutureExt;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    App, Browser, LOAD_DEADLINE, OtherOrigin, Spotify, eventually, text, track_with, wait_for_title,
+    App, Browser, LOAD_DEADLINE, OtherOrigin, eventually, spotify_playing, text, track_with,
+    wait_for_title,
 };
 
 const FIRST: &str = "</title><script>alert(1)</script><img src=x onerror=alert(2)>";
@@ -57,7 +58,7 @@ async fn assert_no_script_ran(browser: &Browser, app: &App) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium: .ci/run runs them with --ignored"]
 async fn a_hostile_title_runs_no_script() {
-    let spotify = Spotify::start(&hostile(FIRST)).await;
+    let spotify = spotify_playing(&hostile(FIRST)).await;
     let app = App::spawn(&spotify).await;
     let browser = Browser::start().await;
 

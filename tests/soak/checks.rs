@@ -5,12 +5,12 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 use crate::load::{Code, Outcome, Route, Sample};
-use crate::mock::{Answer, Call, Endpoint, Fault};
 use crate::server::Logs;
 use crate::{
     CACHE_TTL, CALL_MARGIN, CALL_TIMEOUT, DEAD_RETRY, Expect, MAX_LATENCY, PhaseRun,
     RSS_GROWTH_LIMIT_KIB, RSS_LIMIT_KIB, STALE_MAX, steady,
 };
+use mock_spotify::{Answer, Call, Endpoint, Fault};
 
 /// Everything the run produced.
 pub struct Run<'a> {
@@ -409,21 +409,21 @@ fn check_phases(run: &Run, p: &mut Check) {
                 playing(|a| *a == Answer::Ok),
                 2,
             ),
-            Fault::RevokedTokens => (
+            Fault::RevokedTokens { .. } => (
                 "401s each followed by a new token",
                 playing(|a| *a == Answer::Unauthorized).min(count(&|c| {
                     c.endpoint == Endpoint::Token && c.answer == Answer::Ok
                 })),
                 2,
             ),
-            Fault::RateLimited => (
+            Fault::RateLimited { .. } => (
                 "429s",
                 playing(|a| matches!(a, Answer::RateLimited { .. })),
                 2,
             ),
             Fault::ServerErrors => ("5xx", playing(|a| matches!(a, Answer::ServerError(_))), 2),
-            Fault::Hang => ("hanging calls", playing(|a| *a == Answer::Hang), 1),
-            Fault::Malformed => ("malformed bodies", playing(|a| *a == Answer::Malformed), 2),
+            Fault::Hang(_) => ("hanging calls", playing(|a| *a == Answer::Hang), 1),
+            Fault::Garbage => ("malformed bodies", playing(|a| *a == Answer::Garbage), 2),
             // The mock sees nothing: the server's log shows the refused calls.
             Fault::Refused => (
                 "refused calls (server log: currently_playing transport, none reaching the mock)",
@@ -466,19 +466,9 @@ fn call_label(c: &Call) -> String {
     let endpoint = match c.endpoint {
         Endpoint::Token => "token",
         Endpoint::CurrentlyPlaying => "playing",
-        Endpoint::Other => "other",
+        other => other.name(),
     };
-    let answer = match c.answer {
-        Answer::Ok => "ok".to_owned(),
-        Answer::Unauthorized => "401".to_owned(),
-        Answer::RateLimited { .. } => "429".to_owned(),
-        Answer::ServerError(status) => status.to_string(),
-        Answer::Hang => "hang".to_owned(),
-        Answer::Malformed => "malformed".to_owned(),
-        Answer::InvalidGrant => "invalid_grant".to_owned(),
-        Answer::Unexpected => "unexpected".to_owned(),
-    };
-    format!("{endpoint} {answer}")
+    format!("{endpoint} {}", c.answer)
 }
 
 fn counts(labels: impl Iterator<Item = String>) -> String {

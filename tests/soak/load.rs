@@ -7,7 +7,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::mock::TRACK_TITLE;
+use mock_spotify::fixtures::TRACK_TITLE;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {

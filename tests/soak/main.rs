@@ -7,7 +7,6 @@
 
 mod checks;
 mod load;
-mod mock;
 mod server;
 
 use std::time::{Duration, Instant};
@@ -15,8 +14,20 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use load::{Code, Sample};
-use mock::{Answer, Call, Fault, RETRY_AFTER, Spotify};
+use mock_spotify::{Answer, Call, Fault, MockSpotify, Options};
 use server::Server;
+
+const CLIENT_ID: &str = "soak-client-id";
+const CLIENT_SECRET: &str = "soak-client-secret-61c0";
+const REFRESH_TOKEN: &str = "soak-refresh-token-2b7e";
+
+/// `Retry-After` sent with every 429, longer than `CACHE_TTL` so that honouring it is visible.
+const RETRY_AFTER: Duration = Duration::from_secs(6);
+/// How long a hanging answer takes: longer than the service's 5 s call deadline.
+const HANG: Duration = Duration::from_secs(10);
+/// In the 401 phase, an access token works for this long after it was issued (Spotify says
+/// 3600 s; the mock revokes it early, so that the phase sees several 401s).
+const REVOKED_TOKEN_LIFE: Duration = Duration::from_secs(4);
 
 /// The service's settings for the run. A short TTL so that every phase spans several rounds.
 const CACHE_TTL: Duration = Duration::from_secs(2);
@@ -66,11 +77,23 @@ const fn phase(name: &'static str, fault: Fault, seconds: u64) -> PhaseSpec {
 /// `invalid_grant` the service may wait up to a minute, by design).
 const PHASES: [PhaseSpec; 10] = [
     phase("normal", Fault::None, 10),
-    phase("401 on old tokens", Fault::RevokedTokens, 12),
-    phase("429 Retry-After 6", Fault::RateLimited, 14),
+    phase(
+        "401 on old tokens",
+        Fault::RevokedTokens {
+            life: REVOKED_TOKEN_LIFE,
+        },
+        12,
+    ),
+    phase(
+        "429 Retry-After 6",
+        Fault::RateLimited {
+            retry_after: RETRY_AFTER,
+        },
+        14,
+    ),
     phase("5xx", Fault::ServerErrors, 10),
-    phase("hanging", Fault::Hang, 15),
-    phase("malformed JSON", Fault::Malformed, 10),
+    phase("hanging", Fault::Hang(HANG), 15),
+    phase("malformed JSON", Fault::Garbage, 10),
     phase("connection refused", Fault::Refused, 10),
     phase("normal again", Fault::None, 10),
     phase("invalid_grant", Fault::InvalidGrant, 10),
@@ -102,7 +125,7 @@ const STALE_COVERS_EVERY_FAILURE: () = {
 const NO_HANG_AFTER_FRESH: () = {
     let mut i = 1;
     while i < PHASES.len() {
-        if matches!(PHASES[i].fault, Fault::Hang) {
+        if matches!(PHASES[i].fault, Fault::Hang(_)) {
             assert!(matches!(steady(PHASES[i - 1].fault), Expect::Stale(_)));
         }
         i += 1;
@@ -123,9 +146,9 @@ enum Expect {
 
 const fn steady(fault: Fault) -> Expect {
     match fault {
-        Fault::None | Fault::RevokedTokens => Expect::Fresh,
-        Fault::RateLimited => Expect::Stale(Code::RateLimited),
-        Fault::ServerErrors | Fault::Hang | Fault::Malformed | Fault::Refused => {
+        Fault::None | Fault::RevokedTokens { .. } => Expect::Fresh,
+        Fault::RateLimited { .. } => Expect::Stale(Code::RateLimited),
+        Fault::ServerErrors | Fault::Hang(_) | Fault::Garbage | Fault::Refused => {
             Expect::Stale(Code::Upstream)
         }
         Fault::InvalidGrant => Expect::Auth,
@@ -160,12 +183,12 @@ fn settle(prev: Option<&PhaseSpec>, start: Duration, calls: &[Call]) -> Duration
     let Some(prev) = prev else {
         return Duration::ZERO;
     };
-    let call = if prev.fault == Fault::Hang {
+    let call = if matches!(prev.fault, Fault::Hang(_)) {
         CALL_TIMEOUT
     } else {
         CALL_MARGIN
     };
-    let hold = if prev.fault == Fault::RateLimited {
+    let hold = if matches!(prev.fault, Fault::RateLimited { .. }) {
         CACHE_TTL.max(RETRY_AFTER)
     } else {
         CACHE_TTL
@@ -189,13 +212,22 @@ async fn serves_within_spec_while_spotify_fails_in_every_way() {
     let () = STALE_COVERS_EVERY_FAILURE;
     let () = NO_HANG_AFTER_FRESH;
     let epoch = Instant::now();
-    let spotify = Spotify::start(epoch).await;
+    // Only the soak's own client and refresh token are accepted: anything else is a call
+    // the mock did not expect, and fails check (phases).
+    let spotify = MockSpotify::start_with(Options {
+        epoch: Some(epoch),
+        client: Some((CLIENT_ID.into(), CLIENT_SECRET.into())),
+        refresh_token: Some(REFRESH_TOKEN.into()),
+        ..Options::default()
+    })
+    .await
+    .expect("the mock Spotify starts");
     let env = [
-        ("SPOTIFY_CLIENT_ID", mock::CLIENT_ID.to_owned()),
-        ("SPOTIFY_CLIENT_SECRET", mock::CLIENT_SECRET.to_owned()),
-        ("SPOTIFY_REFRESH_TOKEN", mock::REFRESH_TOKEN.to_owned()),
-        ("SPOTIFY_ACCOUNTS_URL", spotify.accounts_url()),
-        ("SPOTIFY_API_URL", spotify.api_url()),
+        ("SPOTIFY_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("SPOTIFY_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+        ("SPOTIFY_REFRESH_TOKEN", REFRESH_TOKEN.to_owned()),
+        ("SPOTIFY_ACCOUNTS_URL", spotify.url()),
+        ("SPOTIFY_API_URL", spotify.url()),
         ("CACHE_TTL", CACHE_TTL.as_secs().to_string()),
         ("STALE_MAX", STALE_MAX.as_secs().to_string()),
         ("RUST_LOG", "info".to_owned()),
