@@ -77,6 +77,11 @@
     var url = item.url ? safeUrl(item.url, ["spotify.com"]) : null;
     var image = item.image_url ? safeUrl(item.image_url, ["scdn.co", "spotifycdn.com"]) : null;
     var li = el("li", "np-row");
+    if (typeof item.rank === "number") {
+      var rank = el("span", "np-rank", String(item.rank));
+      rank.setAttribute("aria-hidden", "true");
+      li.appendChild(rank);
+    }
     if (opts.art) {
       var art = el("span", "np-row-art");
       art.setAttribute("aria-hidden", "true");
@@ -90,11 +95,6 @@
         art.appendChild(placeholder(title, item.kind === "episode"));
       }
       li.appendChild(art);
-    }
-    if (typeof item.rank === "number") {
-      var rank = el("span", "np-rank", String(item.rank));
-      rank.setAttribute("aria-hidden", "true");
-      li.appendChild(rank);
     }
     var main = el("span", "np-row-body");
     var link = el(url ? "a" : "span", "np-row-title", title);
@@ -113,6 +113,11 @@
   function keepListCurrent(source) {
     var listTtlMs = Math.max(30, Number(body.dataset.ttl) || 60) * 1000;
     var shown = null;
+    document.querySelectorAll(".np-row").forEach(function (row) {
+      var img = row.querySelector(".np-row-art img");
+      var title = row.querySelector(".np-row-title");
+      if (img) fallBack(img, title ? title.textContent : "", false);
+    });
     function refreshTimes() {
       document.querySelectorAll("time.np-row-meta").forEach(function (node) {
         node.textContent = ago(node.getAttribute("datetime"));

@@ -8,8 +8,8 @@
 use serde_json::{Value, json};
 
 use crate::harness::{
-    App, Browser, EPISODE, EPISODE_TITLE, LOAD_DEADLINE, Spotify, TRACK, TRACK_TITLE, eventually,
-    text, wait_for_title,
+    App, Browser, EPISODE, EPISODE_TITLE, LOAD_DEADLINE, TRACK, TRACK_TITLE, eventually,
+    spotify_playing, text, wait_for_title,
 };
 
 const AXE: &str = include_str!("vendor/axe.min.js");
@@ -95,7 +95,7 @@ async fn serious_violations(browser: &Browser) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium: .ci/run runs them with --ignored"]
 async fn every_page_passes_axe_in_every_theme_and_colour_scheme() {
-    let spotify = Spotify::start(TRACK).await;
+    let spotify = spotify_playing(TRACK).await;
     let app = App::spawn(&spotify).await;
     let browser = Browser::start().await;
 
@@ -104,6 +104,9 @@ async fn every_page_passes_axe_in_every_theme_and_colour_scheme() {
         for layout in ["card", "compact"] {
             pages.push(format!("/embed?theme={theme}&layout={layout}"));
         }
+        for list in ["recently-played", "top/tracks", "top/artists"] {
+            pages.push(format!("/embed/{list}?theme={theme}"));
+        }
     }
     let mut report = Vec::new();
     let mut failures = Vec::new();
@@ -111,8 +114,20 @@ async fn every_page_passes_axe_in_every_theme_and_colour_scheme() {
         emulate(&browser, scheme, false).await;
         for page in &pages {
             browser.client.goto(&app.url(page)).await.unwrap();
-            if page.starts_with("/embed") {
+            if page.starts_with("/embed?") {
                 wait_for_title(&browser, TRACK_TITLE, LOAD_DEADLINE).await;
+            }
+            if page.starts_with("/embed/") {
+                let rows = browser
+                    .js("return document.querySelectorAll('.np-row').length")
+                    .await;
+                assert_eq!(rows, json!(5), "{page} shows five rows");
+                if !page.contains("theme=auto") {
+                    let name = page
+                        .trim_start_matches("/embed/")
+                        .replace(['/', '?', '='], "-");
+                    browser.screenshot(&format!("list-{name}.png")).await;
+                }
             }
             let violations = serious_violations(&browser).await;
             report.push(format!(
@@ -131,7 +146,7 @@ async fn every_page_passes_axe_in_every_theme_and_colour_scheme() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium: .ci/run runs them with --ignored"]
 async fn under_reduced_motion_nothing_runs_an_animation() {
-    let spotify = Spotify::start(TRACK).await;
+    let spotify = spotify_playing(TRACK).await;
     let app = App::spawn(&spotify).await;
     let browser = Browser::start().await;
     let running = "return document.getAnimations()\
@@ -161,7 +176,7 @@ async fn under_reduced_motion_nothing_runs_an_animation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium: .ci/run runs them with --ignored"]
 async fn a_new_track_is_announced_politely_and_progress_ticks_are_not() {
-    let spotify = Spotify::start(TRACK).await;
+    let spotify = spotify_playing(TRACK).await;
     let app = App::spawn(&spotify).await;
     let browser = Browser::start().await;
 
