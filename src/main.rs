@@ -7,6 +7,11 @@ use now_playing::cli::{Cli, Command, HealthcheckArgs, ServeArgs};
 use now_playing::startup::{Application, shutdown_signal};
 use now_playing::telemetry;
 
+// The shipped static build: musl's allocator is the bottleneck there (BENCHMARKS.md).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     if let Err(e) = dotenvy::from_path(now_playing::config::dotenv_path())
         && !e.not_found()
