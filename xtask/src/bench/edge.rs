@@ -164,13 +164,27 @@ impl Bench {
         }
 
         let still_open = closed.iter().filter(|c| c.is_none()).count();
+        // Lived well short of HEADER_TIMEOUT (which starts at accept, a little before the
+        // client sees its connection open): closed to make room for newer ones.
         let early = closed
             .iter()
             .flatten()
-            .filter(|t| **t + Duration::from_millis(500) < Duration::from_secs(timeout))
+            .filter(|(_, lived)| *lived + Duration::from_millis(500) < Duration::from_secs(timeout))
             .count();
-        let all_closed =
-            (still_open == 0).then(|| closed.iter().flatten().max().copied().unwrap_or_default());
+        let longest = closed
+            .iter()
+            .flatten()
+            .map(|(_, lived)| *lived)
+            .max()
+            .unwrap_or_default();
+        let all_closed = (still_open == 0).then(|| {
+            closed
+                .iter()
+                .flatten()
+                .map(|(at, _)| *at)
+                .max()
+                .unwrap_or_default()
+        });
         let lines = |needle: &str| log_text.lines().filter(|l| l.contains(needle)).count();
         let (accept_errors, at_limit) = (lines("accept error"), lines("MAX_CONNECTIONS"));
         let served_text = match (served, &other) {
@@ -179,7 +193,11 @@ impl Bench {
             (None, Err(_)) => format!("not within {} s", wait.as_secs_f64()),
         };
         let closed_text = match all_closed {
-            Some(t) => format!("all {opened} within {:.2} s", t.as_secs_f64()),
+            Some(t) => format!(
+                "all {opened} within {:.2} s (longest lived {:.2} s)",
+                t.as_secs_f64(),
+                longest.as_secs_f64()
+            ),
             None => format!(
                 "{still_open} of {opened} still open after {:.0} s",
                 wait.as_secs_f64()

@@ -154,8 +154,9 @@ pub struct HalfOpen {
     pub opening: Duration,
     /// When the last one was open.
     pub all_open: Instant,
-    /// Each returns when the server closed its connection.
-    watchers: Vec<tokio::task::JoinHandle<Instant>>,
+    /// When each connection was open, and its watcher, which returns when the server
+    /// closed it.
+    watchers: Vec<(Instant, tokio::task::JoinHandle<Instant>)>,
 }
 
 /// Opens `count` connections on `address`, fifty at a time, each sending half a request
@@ -185,15 +186,19 @@ pub async fn open_half(address: &str, count: usize) -> HalfOpen {
                 failed += 1;
                 continue;
             };
-            watchers.push(tokio::spawn(async move {
-                let mut buffer = [0u8; 256];
-                while let Ok(n) = stream.read(&mut buffer).await {
-                    if n == 0 {
-                        break;
+            let opened = Instant::now();
+            watchers.push((
+                opened,
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 256];
+                    while let Ok(n) = stream.read(&mut buffer).await {
+                        if n == 0 {
+                            break;
+                        }
                     }
-                }
-                Instant::now()
-            }));
+                    Instant::now()
+                }),
+            ));
         }
     }
     let all_open = Instant::now();
@@ -207,14 +212,18 @@ pub async fn open_half(address: &str, count: usize) -> HalfOpen {
 }
 
 impl HalfOpen {
-    /// Waits until `all_open + watch` at most; returns when each connection was closed by
-    /// the server, from when all were open (`None`: still open then, and now closed by us).
-    pub async fn closed(self, watch: Duration) -> Vec<Option<Duration>> {
+    /// Waits until `all_open + watch` at most; returns, for each connection the server
+    /// closed, when (from when all were open) and how long it had lived (`None`: still open
+    /// then, and now closed by us).
+    pub async fn closed(self, watch: Duration) -> Vec<Option<(Duration, Duration)>> {
         let until = tokio::time::Instant::from_std(self.all_open + watch);
         let mut closed = Vec::with_capacity(self.watchers.len());
-        for mut watcher in self.watchers {
+        for (opened, mut watcher) in self.watchers {
             match tokio::time::timeout_at(until, &mut watcher).await {
-                Ok(Ok(at)) => closed.push(Some(at.saturating_duration_since(self.all_open))),
+                Ok(Ok(at)) => closed.push(Some((
+                    at.saturating_duration_since(self.all_open),
+                    at.saturating_duration_since(opened),
+                ))),
                 _ => {
                     watcher.abort();
                     closed.push(None);
