@@ -255,17 +255,43 @@ pub fn fragment(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Re
     )
 }
 
+/// What every iframe page (`/embed` and the list embeds) shares: the accent colour as inline
+/// CSS allowed by its hash, the colour scheme of the theme, and the page's CSP.
+pub(crate) struct EmbedStyle {
+    pub inline_css: Option<String>,
+    pub color_scheme: &'static str,
+    pub csp: String,
+}
+
+impl EmbedStyle {
+    pub fn new(params: &WidgetParams, ctx: &PageContext<'_>) -> Self {
+        let inline_css = params
+            .accent
+            .as_ref()
+            .map(|hex| format!(".np{{--np-accent:#{hex}}}"));
+        let style_hash = inline_css
+            .as_deref()
+            .map(|css| format!(" {}", csp_hash(css)))
+            .unwrap_or_default();
+        Self {
+            color_scheme: match params.theme {
+                Theme::Auto => "light dark",
+                Theme::Light => "light",
+                Theme::Dark => "dark",
+            },
+            csp: format!(
+                "default-src 'none'; script-src 'self'; style-src 'self'{style_hash}; img-src 'self' data: {IMG_SOURCES}; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {}",
+                ctx.frame_ancestors
+            ),
+            inline_css,
+        }
+    }
+}
+
 /// The complete `/embed` page: styled, readable without JavaScript, kept live by `embed.js`.
 pub fn embed(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Rendered {
     let widget = Widget::new(view, params, ctx.now);
-    let inline_css = params
-        .accent
-        .as_ref()
-        .map(|hex| format!(".np{{--np-accent:#{hex}}}"));
-    let style_hash = inline_css
-        .as_deref()
-        .map(|css| format!(" {}", csp_hash(css)))
-        .unwrap_or_default();
+    let style = EmbedStyle::new(params, ctx);
     let page_title = match widget.state {
         "playing" | "paused" | "recent" if !widget.subtitle.is_empty() => {
             format!("{}: {} — {}", widget.label, widget.title, widget.subtitle)
@@ -274,14 +300,10 @@ pub fn embed(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Rende
     };
     let body = EmbedTemplate {
         page_title,
-        color_scheme: match params.theme {
-            Theme::Auto => "light dark",
-            Theme::Light => "light",
-            Theme::Dark => "dark",
-        },
+        color_scheme: style.color_scheme,
         css_href: &assets::href("widget.css"),
         js_href: &assets::href("embed.js"),
-        inline_css,
+        inline_css: style.inline_css,
         bg: params.bg_name(),
         ttl: ctx.ttl.as_secs(),
         params,
@@ -292,15 +314,11 @@ pub fn embed(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Rende
         },
     }
     .render();
-    let csp = format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'{style_hash}; img-src 'self' data: {IMG_SOURCES}; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {}",
-        ctx.frame_ancestors
-    );
     Rendered::ok_or_failed(
         "the embed page",
         "text/html; charset=utf-8",
         body,
-        Some(csp),
+        Some(style.csp),
     )
 }
 

@@ -6,9 +6,8 @@ use askama::Template;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::Rendered;
-use super::csp_hash;
-use super::html::{IMG_SOURCES, PageContext, ago, hue};
-use super::params::{Background, Layout, Theme, WidgetParams};
+use super::html::{EmbedStyle, IMG_SOURCES, PageContext, ago, hue};
+use super::params::{Background, Layout, WidgetParams};
 use super::svg::{GRADIENTS, fit};
 use crate::now_playing::lists::{ListId, ListSnapshot, ListView};
 use crate::routes::assets;
@@ -201,28 +200,17 @@ pub fn embed(
     ctx: &PageContext<'_>,
     source: &str,
 ) -> Rendered {
-    let inline_css = params
-        .accent
-        .as_ref()
-        .map(|hex| format!(".np{{--np-accent:#{hex}}}"));
-    let style_hash = inline_css
-        .as_deref()
-        .map(|css| format!(" {}", csp_hash(css)))
-        .unwrap_or_default();
+    let style = EmbedStyle::new(params, ctx);
     let fragment = match fragment_markup(list, params, ctx, false) {
         Ok(markup) => markup,
         Err(e) => return Rendered::failed("the list embed page", e),
     };
     let body = EmbedTemplate {
         page_title: &list.heading,
-        color_scheme: match params.theme {
-            Theme::Auto => "light dark",
-            Theme::Light => "light",
-            Theme::Dark => "dark",
-        },
+        color_scheme: style.color_scheme,
         css_href: &assets::href("widget.css"),
         js_href: &assets::href("embed.js"),
-        inline_css,
+        inline_css: style.inline_css,
         bg: params.bg_name(),
         source,
         ttl: ctx.ttl.as_secs(),
@@ -231,15 +219,11 @@ pub fn embed(
         fragment,
     }
     .render();
-    let csp = format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'{style_hash}; img-src 'self' data: {IMG_SOURCES}; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {}",
-        ctx.frame_ancestors
-    );
     Rendered::ok_or_failed(
         "the list embed page",
         "text/html; charset=utf-8",
         body,
-        Some(csp),
+        Some(style.csp),
     )
 }
 
