@@ -17,11 +17,11 @@ use secrecy::ExposeSecret;
 use tokio::sync::mpsc;
 
 use crate::cli::AuthArgs;
-use crate::config::ClientConfig;
 use crate::metrics::Metrics;
 use crate::render::html::message_page;
-use crate::spotify::authorize::{self, ExchangeError};
-use crate::spotify::token::refresh_token_expires_at;
+use crate::spotify::accounts::{Accounts, ExchangeError};
+use crate::spotify::authorize;
+use crate::spotify::lifetime::refresh_token_expires_at;
 use crate::spotify::types::TokenResponse;
 use crate::storage;
 
@@ -50,19 +50,14 @@ async fn flow(args: &AuthArgs) -> Result<TokenResponse, String> {
     eprintln!("Redirect URI: it must be registered, exactly like this, in your app's settings");
     eprintln!("(https://developer.spotify.com/dashboard -> your app -> Edit -> Redirect URIs):\n");
     eprintln!("    {redirect_uri}\n");
-    let http = crate::spotify::http_client();
+    let accounts = Accounts::new(crate::spotify::http_client(), &client, Metrics::new());
 
     if let Some(code) = &args.code {
         eprintln!("Exchanging the code you pasted...");
-        return authorize::exchange_code(
-            &http,
-            &client,
-            code.trim(),
-            &redirect_uri,
-            &Metrics::new(),
-        )
-        .await
-        .map_err(|e| e.to_string());
+        return accounts
+            .exchange_code(code.trim(), &redirect_uri)
+            .await
+            .map_err(|e| e.to_string());
     }
 
     let state = authorize::random_state();
@@ -102,8 +97,7 @@ async fn flow(args: &AuthArgs) -> Result<TokenResponse, String> {
         state,
         path: redirect_uri.path().to_owned(),
         redirect_uri: redirect_uri.clone(),
-        client,
-        http,
+        accounts,
         done: tx,
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
@@ -142,8 +136,7 @@ struct Callback {
     state: String,
     path: String,
     redirect_uri: Url,
-    client: ClientConfig,
-    http: reqwest::Client,
+    accounts: Accounts,
     done: mpsc::Sender<Result<TokenResponse, String>>,
 }
 
@@ -190,14 +183,7 @@ async fn handle_callback(
             "Spotify's answer carried no code.",
         );
     };
-    let result = authorize::exchange_code(
-        &cb.http,
-        &cb.client,
-        &code,
-        &cb.redirect_uri,
-        &Metrics::new(),
-    )
-    .await;
+    let result = cb.accounts.exchange_code(&code, &cb.redirect_uri).await;
     let response = match &result {
         Ok(_) => message_page(
             StatusCode::OK,

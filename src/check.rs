@@ -10,10 +10,8 @@ use crate::clock::Clock;
 use crate::config::Source;
 use crate::now_playing::NowPlaying;
 use crate::now_playing::lists::{ListId, TopKind, TopRange};
+use crate::spotify::lifetime::EXPIRY_WARNING;
 use crate::spotify::{SpotifyClient, SpotifyError};
-
-/// From this long before the refresh token expires, the server and `check` warn.
-pub const EXPIRY_WARNING: chrono::Duration = chrono::Duration::days(14);
 
 pub async fn run(args: CheckArgs) -> ExitCode {
     let config = match args.settings.resolve(false) {

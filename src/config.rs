@@ -12,6 +12,9 @@ use ipnet::IpNet;
 use reqwest::Url;
 use secrecy::SecretString;
 
+use crate::spotify::settings::endpoint;
+pub use crate::spotify::settings::{ClientConfig, SpotifyConfig};
+
 /// Everything the server needs, already validated. Tests build it literally.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -58,33 +61,6 @@ pub enum Source {
     /// Built-in sample data; no Spotify credentials, no network.
     Demo,
     Spotify(SpotifyConfig),
-}
-
-#[derive(Debug, Clone)]
-pub struct SpotifyConfig {
-    pub client_id: String,
-    pub client_secret: SecretString,
-    pub refresh_token: SecretString,
-    /// When the refresh token was authorized, if known (it expires six months later).
-    pub refresh_token_obtained_at: Option<DateTime<Utc>>,
-    pub accounts_url: Url,
-    pub api_url: Url,
-    /// Where the current refresh token is kept and rewritten when a new one arrives.
-    pub token_file: Option<PathBuf>,
-    /// Replaces scheme, host and port of cover art URLs; `None` fetches them from Spotify's
-    /// image hosts as given (for tests).
-    pub images_url: Option<Url>,
-}
-
-impl SpotifyConfig {
-    /// The app's identity alone, for the authorization code flow.
-    pub fn client(&self) -> ClientConfig {
-        ClientConfig {
-            client_id: self.client_id.clone(),
-            client_secret: self.client_secret.clone(),
-            accounts_url: self.accounts_url.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -373,14 +349,6 @@ fn parse_frame_ancestors(value: &str) -> Option<String> {
     (!sources.is_empty() && sources.iter().all(valid)).then(|| sources.join(" "))
 }
 
-/// The Spotify app's identity, for `now-playing auth`.
-#[derive(Debug, Clone)]
-pub struct ClientConfig {
-    pub client_id: String,
-    pub client_secret: SecretString,
-    pub accounts_url: Url,
-}
-
 /// Minimum length of `ADMIN_TOKEN`: it guards the owner's Spotify account.
 const ADMIN_TOKEN_MIN: usize = 16;
 
@@ -642,7 +610,7 @@ impl ServerSettings {
             }
             (Some(_), Some(url))
                 if let Err(why) = crate::spotify::authorize::check_redirect_uri(
-                    crate::spotify::token::endpoint(url, "auth/callback").as_str(),
+                    endpoint(url, "auth/callback").as_str(),
                 ) =>
             {
                 p.0.push(format!("PUBLIC_URL cannot carry /auth/login: {why}"));

@@ -6,44 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::HeaderValue;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::config::{Config, Source};
+use crate::config::Config;
 use crate::connections::{self, Limits};
-use crate::metrics::Metrics;
-use crate::now_playing::NowPlayingService;
-use crate::now_playing::events::Events;
-use crate::routes::auth::Admin;
-use crate::spotify::images::Images;
+pub use crate::state::AppState;
 
 /// How long in-flight requests get to finish once shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
-
-/// Cheap handles shared by every handler.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub service: NowPlayingService,
-    /// `Cache-Control` of the widget routes.
-    pub cache_control: HeaderValue,
-    /// Cancelled when the server starts shutting down.
-    pub shutdown: CancellationToken,
-    /// The Prometheus registry behind `/metrics`.
-    pub metrics: Metrics,
-    /// CORS headers of the JSON, the fragment and the events.
-    pub cors: Arc<crate::routes::cors::Cors>,
-    /// Cover art for the SVG card.
-    pub images: Arc<Images>,
-    /// Event streams and their poller.
-    pub events: Arc<Events>,
-    /// `/auth/*`, when `ADMIN_TOKEN` is set and Spotify is the source.
-    pub admin: Option<Arc<Admin>>,
-    /// The representations of the lists (`service.lists()`), each rendered once per state.
-    pub list_renders: Arc<crate::render::lists::ListRenders>,
-}
 
 pub struct Application {
     listener: TcpListener,
@@ -70,35 +41,7 @@ impl Application {
         let listener = TcpListener::bind(address)
             .await
             .map_err(|source| StartupError::Bind { address, source })?;
-        let ttl = config.cache_ttl.as_secs();
-        let admin = match (&config.admin, &config.public_url, &config.source) {
-            (Some(admin), Some(public_url), Source::Spotify(spotify)) => Some(Arc::new(
-                Admin::new(admin, public_url, spotify, clock.clone()),
-            )),
-            _ => None,
-        };
-        let images_url = match &config.source {
-            Source::Spotify(spotify) => spotify.images_url.clone(),
-            Source::Demo => None,
-        };
-        let metrics = Metrics::new();
-        let images = Arc::new(Images::new(images_url, clock.clone(), metrics.clone()));
-        let service = NowPlayingService::new(&config, clock, metrics.clone());
-        let state = AppState {
-            list_renders: Arc::new(crate::render::lists::ListRenders::new(service.lists())),
-            admin,
-            cors: crate::routes::cors::Cors::new(&config.cors_allow_origins),
-            events: Events::new(service.clone(), config.max_event_clients, metrics.clone()),
-            metrics,
-            images,
-            service,
-            cache_control: HeaderValue::from_str(&format!(
-                "public, max-age={ttl}, stale-while-revalidate={ttl}"
-            ))
-            .expect("digits are a valid header value"),
-            config: Arc::new(config),
-            shutdown: CancellationToken::new(),
-        };
+        let state = AppState::new(config, clock);
         Ok(Self { listener, state })
     }
 
@@ -176,11 +119,11 @@ impl Application {
 
 /// What the owner can do about an expiring or dead refresh token, for log lines.
 fn reauthorize_hint(state: &AppState) -> String {
-    match (&state.admin, &state.config.public_url) {
-        (Some(admin), Some(public_url)) => format!(
+    match (&state.reauth, &state.config.public_url) {
+        (Some(reauth), Some(public_url)) => format!(
             "authorize again with `now-playing auth --write-env .env` or by opening {} (redirect URI to register: {})",
-            crate::spotify::token::endpoint(public_url, "auth/login"),
-            admin.redirect_uri()
+            crate::spotify::settings::endpoint(public_url, "auth/login"),
+            reauth.redirect_uri()
         ),
         _ => "authorize again with `now-playing auth --write-env .env` (or set ADMIN_TOKEN and PUBLIC_URL to do it from /auth/login)".into(),
     }

@@ -2,9 +2,9 @@
 //! from Spotify's shapes into it. JSON, HTML, SVG and events all read this, never Spotify's JSON.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use reqwest::Url;
 use serde::{Serialize, Serializer};
 
+use crate::spotify::hosts::{is_spotify_image, is_spotify_page};
 use crate::spotify::types::{self, CurrentlyPlaying, Image};
 
 /// Longest title, artist or album name kept; longer ones are cut (and ellipsised on screen).
@@ -269,31 +269,6 @@ pub(crate) fn clean(text: &str) -> String {
         .collect::<String>()
         .trim()
         .to_owned()
-}
-
-fn https_host(url: &str) -> Option<String> {
-    let url = Url::parse(url).ok()?;
-    let plain = url.scheme() == "https"
-        && url.username().is_empty()
-        && url.password().is_none()
-        && url.port().is_none();
-    plain
-        .then(|| url.host_str().map(str::to_ascii_lowercase))
-        .flatten()
-}
-
-fn on_domain(host: &str, domain: &str) -> bool {
-    host == domain || host.ends_with(&format!(".{domain}"))
-}
-
-/// An `https` page on Spotify's own site (`open.spotify.com` and friends).
-pub fn is_spotify_page(url: &str) -> bool {
-    https_host(url).is_some_and(|h| on_domain(&h, "spotify.com"))
-}
-
-/// An `https` URL on Spotify's image hosts (`i.scdn.co`, `*.spotifycdn.com`, ...).
-pub fn is_spotify_image(url: &str) -> bool {
-    https_host(url).is_some_and(|h| on_domain(&h, "scdn.co") || on_domain(&h, "spotifycdn.com"))
 }
 
 /// The image closest to 300 px wide, among those on Spotify's image hosts.

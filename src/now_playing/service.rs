@@ -15,23 +15,23 @@ use tokio::time::Instant;
 use super::demo;
 use super::lists::{ListOptions, ListsService};
 use super::model::{ErrorCode, NowPlaying, Unavailable, View};
-use crate::check::EXPIRY_WARNING;
 use crate::clock::Clock;
 use crate::config::{Config, Source};
 use crate::metrics::Metrics;
-use crate::render::Memo;
+use crate::spotify::lifetime::EXPIRY_WARNING;
 use crate::spotify::{SpotifyClient, SpotifyError};
 
 /// `recently-played` is asked at most this often (or once per `CACHE_TTL` if that is longer).
 pub const RECENT_TTL: Duration = Duration::from_secs(60);
 
-/// One fetched state and its representations, rendered at most once each.
+/// One fetched state.
 pub struct Snapshot {
     pub view: View,
     /// No new Spotify call before this instant: the TTL, or a longer `Retry-After`.
     pub refresh_after: Instant,
-    /// Representations rendered from `view`, kept with it.
-    pub renders: Memo,
+    /// Counts fetched states from 1 (0 is the placeholder before the first answer): what
+    /// representations of this state are memoised under.
+    pub generation: u64,
     /// Whether this state came from a fetch (an error counts): false only for the placeholder
     /// before the first one, which is never served while a fetch is due.
     answered: bool,
@@ -40,8 +40,8 @@ pub struct Snapshot {
 impl Snapshot {
     fn new(view: View, refresh_after: Instant) -> Self {
         Self {
-            renders: Memo::new(&view),
             view,
+            generation: 0,
             refresh_after,
             answered: true,
         }
@@ -288,7 +288,9 @@ impl Inner {
         if self.clock.now() < cached.refresh_after {
             return cached;
         }
-        let next = Arc::new(self.fetch(&mut memory).await);
+        let mut next = self.fetch(&mut memory).await;
+        next.generation = cached.generation + 1;
+        let next = Arc::new(next);
         self.latest.send_replace(Arc::clone(&next));
         next
     }

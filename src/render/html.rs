@@ -11,7 +11,7 @@ use super::params::{Theme, WidgetParams};
 use super::{Rendered, csp_hash};
 use crate::now_playing::model::{ItemKind, PlayingType};
 use crate::now_playing::{NowPlaying, State, View};
-use crate::routes::assets;
+use crate::render::assets;
 
 /// Image sources the widget may show: Spotify's image hosts only.
 pub const IMG_SOURCES: &str = "https://i.scdn.co https://*.scdn.co https://*.spotifycdn.com";

@@ -5,7 +5,7 @@ use askama::Template;
 
 use super::Rendered;
 use super::params::{Background, Layout, Theme, WidgetParams};
-use crate::routes::assets;
+use crate::render::assets;
 
 #[derive(Template)]
 #[template(path = "landing.html")]

@@ -10,7 +10,7 @@ use super::html::{EmbedStyle, IMG_SOURCES, PageContext, ago, hue};
 use super::params::{Background, Layout, WidgetParams};
 use super::svg::{GRADIENTS, fit};
 use crate::now_playing::lists::{ListId, ListSnapshot, ListView};
-use crate::routes::assets;
+use crate::render::assets;
 use crate::spotify::images::Art;
 
 /// One list as the widgets show it.

@@ -1,16 +1,16 @@
-//! Representations of a [`View`]: JSON, the HTML fragment, the embed page. Each is rendered
-//! once per fetched state and kept in the state's [`Memo`], with its strong `ETag`.
+//! Representations of the domain's states: JSON, HTML fragments, embed pages and SVG cards.
+//! Each is rendered once per fetched state and kept in a memo keyed by the state's
+//! generation ([`Renders`], [`lists::ListRenders`]), with its strong `ETag`.
 
+pub mod assets;
 pub mod html;
 pub mod landing;
 pub mod list_params;
 pub mod list_widget;
 pub mod lists;
+pub mod memo;
 pub mod params;
 pub mod svg;
-
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode};
@@ -18,10 +18,8 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::now_playing::View;
+pub use memo::Renders;
 pub use params::WidgetParams;
-
-/// Most representations kept per state; more (many `accent` values) are rendered per request.
-const MEMO_CAPACITY: usize = 64;
 
 /// A finished response body with what its headers need.
 #[derive(Debug)]
@@ -103,53 +101,8 @@ pub enum Surface {
     Svg,
 }
 
-/// The representations of one state: JSON rendered up front (the hottest route), the
-/// others on first use.
-pub struct Memo {
-    json: Rendered,
-    /// Read by every request, written once per representation: a read-write lock.
-    others: RwLock<HashMap<(Surface, WidgetParams), Arc<Rendered>>>,
-}
-
-impl Memo {
-    pub fn new(view: &View) -> Self {
-        Self {
-            json: json(view),
-            others: RwLock::new(HashMap::new()),
-        }
-    }
-
-    pub fn json(&self) -> &Rendered {
-        &self.json
-    }
-
-    /// The memoised representation, if it was rendered already.
-    pub fn get(&self, surface: Surface, params: &WidgetParams) -> Option<Arc<Rendered>> {
-        let others = self.others.read().unwrap_or_else(|e| e.into_inner());
-        others.get(&(surface, params.clone())).cloned()
-    }
-
-    /// The memoised representation, rendered by `render` the first time it is asked for.
-    pub fn get_or_render(
-        &self,
-        surface: Surface,
-        params: &WidgetParams,
-        render: impl FnOnce() -> Rendered,
-    ) -> Arc<Rendered> {
-        if let Some(found) = self.get(surface, params) {
-            return found;
-        }
-        let rendered = Arc::new(render());
-        let mut others = self.others.write().unwrap_or_else(|e| e.into_inner());
-        if others.len() < MEMO_CAPACITY {
-            others.insert((surface, params.clone()), Arc::clone(&rendered));
-        }
-        rendered
-    }
-}
-
 /// The JSON document of SPEC section 5, or the 503 body.
-fn json(view: &View) -> Rendered {
+pub fn json(view: &View) -> Rendered {
     let (status, body) = match view {
         View::Ok(doc) => (StatusCode::OK, serde_json::to_vec(doc)),
         View::Unavailable(u) => (

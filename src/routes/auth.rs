@@ -2,43 +2,20 @@
 //! `ADMIN_TOKEN`) sends the owner to Spotify, `/auth/callback` swaps in the new refresh token
 //! and keeps it in `TOKEN_FILE`. Both are 404 without `ADMIN_TOKEN`.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::Duration;
-
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use reqwest::Url;
-use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-use tokio::time::Instant;
 
 use super::{ClientOf, error_response};
-use crate::clock::Clock;
-use crate::config::{AdminConfig, ClientConfig, SpotifyConfig};
 use crate::forwarded::{Client, looks_like_a_proxy};
+use crate::reauth::{Reauth, STATE_LIFETIME};
 use crate::render::html::message_page;
-use crate::spotify::authorize::{self, DEFAULT_SCOPES};
-use crate::spotify::token::{endpoint, refresh_token_expires_at};
-use crate::startup::AppState;
+use crate::spotify::authorize;
+use crate::spotify::lifetime::refresh_token_expires_at;
+use crate::state::AppState;
 
 /// The cookie that ties a `state` to the browser that asked for it.
 const COOKIE: &str = "np_auth";
-
-/// Failures are counted per IPv4 address and per IPv6 /64 (one host's usual allocation);
-/// an IPv4-mapped IPv6 address is its IPv4 address.
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(
-            u128::from(v6) & !((1u128 << 64) - 1),
-        )),
-        v4 => v4,
-    }
-}
 
 /// The value of cookie `name` in the request.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -52,158 +29,18 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
-/// How long a `state` handed out by `/auth/login` stays valid.
-pub const STATE_LIFETIME: Duration = Duration::from_secs(600);
-/// Wrong passwords allowed per client and minute before it has to wait.
-pub const MAX_FAILURES: u32 = 5;
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
-/// Bounds on remembered states and clients, so no one can grow them without limit.
-const MAX_PENDING: usize = 64;
-const MAX_CLIENTS: usize = 10_000;
-
-pub struct Admin {
-    password_digest: [u8; 32],
-    redirect_uri: Url,
-    client: ClientConfig,
-    http: reqwest::Client,
-    clock: Clock,
-    /// Issued states: when each expires, and the digest of the browser nonce it belongs to.
-    pending: Mutex<HashMap<String, (Instant, [u8; 32])>>,
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
-    secure_cookie: bool,
-}
-
-impl Admin {
-    pub fn new(
-        admin: &AdminConfig,
-        public_url: &Url,
-        spotify: &SpotifyConfig,
-        clock: Clock,
-    ) -> Self {
-        Self {
-            password_digest: Sha256::digest(admin.token.expose_secret().as_bytes()).into(),
-            redirect_uri: endpoint(public_url, "auth/callback"),
-            client: spotify.client(),
-            http: crate::spotify::http_client(),
-            clock,
-            pending: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
-            secure_cookie: public_url.scheme() == "https",
-        }
-    }
-
-    /// The redirect URI to register in the Spotify dashboard for `/auth/login`.
-    pub fn redirect_uri(&self) -> &Url {
-        &self.redirect_uri
-    }
-
-    /// Compares digests in constant time, so neither the password nor its length leaks.
-    fn password_ok(&self, headers: &HeaderMap) -> bool {
-        let password = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Basic "))
-            .and_then(|b64| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim())
-                    .ok()
-            })
-            .and_then(|raw| String::from_utf8(raw).ok())
-            .and_then(|pair| {
-                pair.split_once(':')
-                    .map(|(_, p)| SecretString::from(p.to_owned()))
-            });
-        let Some(password) = password else {
-            return false;
-        };
-        let digest: [u8; 32] = Sha256::digest(password.expose_secret().as_bytes()).into();
-        digest.ct_eq(&self.password_digest).into()
-    }
-
-    /// Seconds this client must wait after too many wrong passwords, if any.
-    fn locked_out(&self, ip: IpAddr) -> Option<u64> {
-        let now = self.clock.now();
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let (count, since) = failures.get(&client_key(ip))?;
-        let ends = *since + FAILURE_WINDOW;
-        (*count >= MAX_FAILURES && now < ends).then(|| ends.duration_since(now).as_secs().max(1))
-    }
-
-    /// Counts a wrong password; true when this one locks the client out.
-    fn record_failure(&self, ip: IpAddr) -> bool {
-        let now = self.clock.now();
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if failures.len() >= MAX_CLIENTS {
-            failures.retain(|_, (_, since)| now < *since + FAILURE_WINDOW);
-            // Still full: the oldest record goes, so the map never grows past its bound.
-            if failures.len() >= MAX_CLIENTS
-                && let Some(oldest) = failures
-                    .iter()
-                    .min_by_key(|(_, (_, since))| *since)
-                    .map(|(ip, _)| *ip)
-            {
-                failures.remove(&oldest);
-            }
-        }
-        let entry = failures.entry(client_key(ip)).or_insert((0, now));
-        if now >= entry.1 + FAILURE_WINDOW {
-            *entry = (0, now);
-        }
-        entry.0 += 1;
-        entry.0 == MAX_FAILURES
-    }
-
-    /// A new `state` for Spotify and the nonce for the owner's browser (a cookie): the
-    /// callback needs both, so a leaked authorize URL is useless in another browser.
-    fn issue_state(&self) -> (String, String) {
-        let state = authorize::random_state();
-        let nonce = authorize::random_state();
-        let now = self.clock.now();
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.retain(|_, (expires, _)| now < *expires);
-        if pending.len() >= MAX_PENDING {
-            // Forget the oldest: only the newest logins can still be completed.
-            if let Some(oldest) = pending
-                .iter()
-                .min_by_key(|(_, (e, _))| *e)
-                .map(|(s, _)| s.clone())
-            {
-                pending.remove(&oldest);
-            }
-        }
-        pending.insert(
-            state.clone(),
-            (
-                now + STATE_LIFETIME,
-                Sha256::digest(nonce.as_bytes()).into(),
-            ),
-        );
-        (state, nonce)
-    }
-
-    /// True once for a state this server issued less than 10 minutes ago to the browser
-    /// that presents `nonce`.
-    fn take_state(&self, state: &str, nonce: Option<&str>) -> bool {
-        let now = self.clock.now();
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let Some((expires, digest)) = pending.remove(state) else {
-            return false;
-        };
-        let presented: [u8; 32] = Sha256::digest(nonce.unwrap_or_default().as_bytes()).into();
-        now < expires && bool::from(presented.ct_eq(&digest))
-    }
-
-    /// The cookie is `Secure` when `PUBLIC_URL` is https or a trusted proxy says the client
-    /// came in over https.
-    fn nonce_cookie(&self, nonce: &str, max_age: u64, client: Client) -> HeaderValue {
-        let secure = if self.secure_cookie || client.https == Some(true) {
-            "; Secure"
-        } else {
-            ""
-        };
-        HeaderValue::from_str(&format!("{COOKIE}={nonce}; Path=/auth/callback; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"))
-            .expect("hex and fixed text are a valid header value")
-    }
+/// The cookie is `Secure` when `PUBLIC_URL` is https or a trusted proxy says the client
+/// came in over https.
+fn nonce_cookie(reauth: &Reauth, nonce: &str, max_age: u64, client: Client) -> HeaderValue {
+    let secure = if reauth.secure_cookie() || client.https == Some(true) {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={nonce}; Path=/auth/callback; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .expect("hex and fixed text are a valid header value")
 }
 
 /// Asks for the admin password, then sends the owner to Spotify's consent page.
@@ -212,7 +49,7 @@ pub async fn login(
     ClientOf(client): ClientOf,
     headers: HeaderMap,
 ) -> Response {
-    let Some(admin) = &state.admin else {
+    let Some(admin) = &state.reauth else {
         return not_found();
     };
     if let Some(wait) = admin.locked_out(client.ip) {
@@ -226,7 +63,10 @@ pub async fn login(
             .insert(header::RETRY_AFTER, HeaderValue::from(wait));
         return response;
     }
-    if !admin.password_ok(&headers) {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !admin.password_ok(authorization) {
         if headers.contains_key(header::AUTHORIZATION) {
             tracing::warn!(client = %client.ip, "wrong password on /auth/login");
             let locked = admin.record_failure(client.ip);
@@ -251,14 +91,7 @@ pub async fn login(
         )
             .into_response();
     }
-    let (state_param, nonce) = admin.issue_state();
-    let url = authorize::authorize_url(
-        &admin.client.accounts_url,
-        &admin.client.client_id,
-        &admin.redirect_uri,
-        DEFAULT_SCOPES,
-        &state_param,
-    );
+    let (url, nonce) = admin.start();
     match HeaderValue::from_str(url.as_str()) {
         Ok(location) => (
             StatusCode::FOUND,
@@ -267,7 +100,7 @@ pub async fn login(
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
                 (
                     header::SET_COOKIE,
-                    admin.nonce_cookie(&nonce, STATE_LIFETIME.as_secs(), client),
+                    nonce_cookie(admin, &nonce, STATE_LIFETIME.as_secs(), client),
                 ),
             ],
         )
@@ -287,7 +120,7 @@ pub async fn callback(
     ClientOf(client): ClientOf,
     headers: HeaderMap,
 ) -> Response {
-    let (Some(admin), Some(spotify)) = (&state.admin, state.service.spotify()) else {
+    let (Some(admin), Some(spotify)) = (&state.reauth, state.service.spotify()) else {
         return not_found();
     };
     let nonce = cookie(&headers, COOKIE);
@@ -305,13 +138,13 @@ pub async fn callback(
     let mut response = finish(&state, admin, spotify, query).await;
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, admin.nonce_cookie("", 0, client));
+        .insert(header::SET_COOKIE, nonce_cookie(admin, "", 0, client));
     response
 }
 
 async fn finish(
     state: &AppState,
-    admin: &Admin,
+    admin: &Reauth,
     spotify: &crate::spotify::SpotifyClient,
     query: authorize::CallbackQuery,
 ) -> Response {
@@ -332,15 +165,7 @@ async fn finish(
             "Spotify's answer carried no code; nothing was changed.",
         );
     };
-    let tokens = match authorize::exchange_code(
-        &admin.http,
-        &admin.client,
-        &code,
-        &admin.redirect_uri,
-        &state.metrics,
-    )
-    .await
-    {
+    let tokens = match admin.exchange(&code).await {
         Ok(tokens) => tokens,
         Err(e) => {
             tracing::error!("re-authorization failed: {e}");
@@ -351,7 +176,7 @@ async fn finish(
             );
         }
     };
-    let obtained_at = admin.clock.utc();
+    let obtained_at = state.service.clock().utc();
     match spotify.tokens().replace(tokens, obtained_at).await {
         Ok(()) => message_page(
             StatusCode::OK,

@@ -4,13 +4,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Caller;
 use crate::config::AllowedOrigins;
-use crate::startup::AppState;
 
 pub struct Cors {
     origins: AllowedOrigins,
@@ -62,10 +60,10 @@ impl Cors {
 }
 
 /// Answers a preflight `OPTIONS` request.
-pub async fn preflight(State(state): State<AppState>, caller: Caller) -> Response {
+pub async fn preflight(caller: Caller) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
-    state.cors.decorate(caller.origin.as_ref(), headers);
+    caller.allow(headers);
     headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW_METHODS);
     headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS);
     headers.insert(header::ACCESS_CONTROL_MAX_AGE, MAX_AGE);

@@ -3,6 +3,7 @@
 //! keep-alive comment every 15 s. 503 beyond `MAX_EVENT_CLIENTS`.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -12,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
 use super::{Caller, error_response};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -29,8 +30,9 @@ pub async fn events(State(state): State<AppState>, caller: Caller) -> Response {
         return response;
     };
     let snapshots = state.events.stream(client, state.shutdown.clone()).await;
-    let events = snapshots.map(|snapshot| {
-        let json = String::from_utf8_lossy(&snapshot.renders.json().body).into_owned();
+    let renders = Arc::clone(&state.renders);
+    let events = snapshots.map(move |snapshot| {
+        let json = String::from_utf8_lossy(&renders.json(&snapshot).body).into_owned();
         Ok::<_, Infallible>(Event::default().event("now-playing").data(json))
     });
     let mut response = Sse::new(events)
@@ -45,8 +47,6 @@ pub async fn events(State(state): State<AppState>, caller: Caller) -> Response {
         header::CACHE_CONTROL,
         "no-cache".parse().expect("a valid header value"),
     );
-    state
-        .cors
-        .decorate(caller.origin.as_ref(), response.headers_mut());
+    caller.allow(response.headers_mut());
     response
 }

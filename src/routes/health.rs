@@ -9,8 +9,8 @@ use chrono::SecondsFormat;
 use serde_json::json;
 
 use crate::now_playing::View;
-use crate::spotify::token::TokenOutcome;
-use crate::startup::AppState;
+use crate::spotify::token_cache::TokenOutcome;
+use crate::state::AppState;
 
 pub async fn healthz() -> &'static str {
     "ok"

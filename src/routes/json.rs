@@ -7,15 +7,13 @@ use axum::response::{IntoResponse, Response};
 use super::{Caller, cached_response, error_response};
 use crate::now_playing::View;
 use crate::now_playing::model::ErrorCode;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The JSON document; 503 with a `Retry-After` when Spotify asked for one.
 pub async fn now_playing(state: State<AppState>, caller: Caller) -> Response {
     let snapshot = state.service.current().await;
-    let mut response = cached_response(&state, &caller, snapshot.renders.json());
-    state
-        .cors
-        .decorate(caller.origin.as_ref(), response.headers_mut());
+    let mut response = cached_response(&state, &caller, &state.renders.json(&snapshot));
+    caller.allow(response.headers_mut());
     if let View::Unavailable(u) = &snapshot.view
         && u.code == ErrorCode::RateLimited
     {

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use super::{Caller, ClientOf, cached_response};
 use crate::forwarded::Client;
 use crate::render::{WidgetParams, landing};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub async fn landing(
     state: State<AppState>,
@@ -31,10 +31,7 @@ pub async fn landing(
     };
     let base = base_url(&state, &headers, client);
     let rendered = landing::page(&base, &params, state.service.is_demo());
-    let caller = Caller {
-        if_none_match: headers.get(header::IF_NONE_MATCH).cloned(),
-        origin: None,
-    };
+    let caller = Caller::same_origin(headers.get(header::IF_NONE_MATCH).cloned());
     let mut response = cached_response(&state, &caller, &rendered);
     // The snippets depend on the Host header: no shared cache may keep them.
     response.headers_mut().insert(

@@ -21,7 +21,7 @@ use crate::render::lists::{ListRenderKey, ListSurface};
 use crate::render::params::BadParam;
 use crate::render::{Rendered, WidgetParams};
 use crate::spotify::images::{Art, IMAGE_TIMEOUT};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 type RawQuery = Query<HashMap<String, String>>;
 
@@ -31,7 +31,7 @@ pub async fn recently_played(state: State<AppState>, query: RawQuery, caller: Ca
         Ok(params) => json(&state, &caller, ListId::RecentlyPlayed, params.limit).await,
         Err(bad) => bad.into_response(),
     };
-    with_cors(&state, &caller, response)
+    with_cors(&caller, response)
 }
 
 /// `{"kind":"top-tracks","range":..,"items":[..],..}`; `?range=short|medium|long&limit=1..50`.
@@ -57,7 +57,7 @@ async fn top(state: State<AppState>, query: RawQuery, caller: Caller, kind: TopK
         }
         Err(bad) => bad.into_response(),
     };
-    with_cors(&state, &caller, response)
+    with_cors(&caller, response)
 }
 
 /// The memoised JSON of the list's current state, or `304`; a 503 when there is no list,
@@ -83,10 +83,8 @@ async fn json(state: &State<AppState>, caller: &Caller, id: ListId, limit: usize
     response
 }
 
-fn with_cors(state: &State<AppState>, caller: &Caller, mut response: Response) -> Response {
-    state
-        .cors
-        .decorate(caller.origin.as_ref(), response.headers_mut());
+fn with_cors(caller: &Caller, mut response: Response) -> Response {
+    caller.allow(response.headers_mut());
     response
 }
 
@@ -208,9 +206,7 @@ async fn widget(
             .insert(header::CACHE_CONTROL, cache_control);
     }
     if surface == ListSurface::Fragment {
-        state
-            .cors
-            .decorate(caller.origin.as_ref(), response.headers_mut());
+        caller.allow(response.headers_mut());
     }
     response
 }

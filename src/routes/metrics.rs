@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(spotify) = state.service.spotify() {

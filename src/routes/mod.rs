@@ -18,13 +18,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use ipnet::IpNet;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -33,7 +33,7 @@ use crate::forwarded::{self, Client};
 use crate::metrics::{Metrics, Route};
 use crate::render::params::BadParam;
 use crate::render::{Rendered, WidgetParams};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
     if state.config.metrics {
         router = router.route("/metrics", get(metrics::metrics));
     }
+    let cors = cors::Cors::new(&state.config.cors_allow_origins);
     let observer = Observer {
         metrics: state.metrics.clone(),
         trusted_proxies: state.config.trusted_proxies.clone().into(),
@@ -105,6 +106,7 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(middleware::from_fn_with_state(observer, observe))
+        .layer(Extension(cors))
         .with_state(state)
 }
 
@@ -200,10 +202,30 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
 }
 
 /// A memoised representation as a response, or `304` when the client has it already.
-/// The two request headers the widget routes read, taken without copying the header map.
+/// The two request headers the widget routes read, taken without copying the header map,
+/// and the CORS policy that answers the `Origin`.
 pub struct Caller {
     pub if_none_match: Option<HeaderValue>,
     pub origin: Option<HeaderValue>,
+    cors: Option<Arc<cors::Cors>>,
+}
+
+impl Caller {
+    /// A caller of a page that answers no CORS.
+    pub fn same_origin(if_none_match: Option<HeaderValue>) -> Self {
+        Self {
+            if_none_match,
+            origin: None,
+            cors: None,
+        }
+    }
+
+    /// Adds the CORS headers this caller's `Origin` is allowed.
+    pub fn allow(&self, headers: &mut axum::http::HeaderMap) {
+        if let Some(cors) = &self.cors {
+            cors.decorate(self.origin.as_ref(), headers);
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
@@ -213,6 +235,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
         Ok(Self {
             if_none_match: parts.headers.get(header::IF_NONE_MATCH).cloned(),
             origin: parts.headers.get(header::ORIGIN).cloned(),
+            cors: parts.extensions.get().cloned(),
         })
     }
 }

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::{Caller, Widget, cached_response};
 use crate::render::{Surface, svg};
 use crate::spotify::images::{Art, IMAGE_TIMEOUT};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The whole answer, at most.
 pub const DEADLINE: Duration = Duration::from_millis(3800);
@@ -26,7 +26,7 @@ pub async fn card(state: State<AppState>, Widget(params): Widget, caller: Caller
         Err(_) => state.service.latest(),
     };
     // A card drawn with its art already: no image lookup at all.
-    if let Some(rendered) = snapshot.renders.get(Surface::Svg, &params) {
+    if let Some(rendered) = state.renders.get(&snapshot, Surface::Svg, &params) {
         return cached_response(&state, &caller, &rendered);
     }
     let image = snapshot
@@ -57,9 +57,9 @@ pub async fn card(state: State<AppState>, Widget(params): Widget, caller: Caller
     let rendered = match art {
         Art::Pending => std::sync::Arc::new(render()),
         Art::Ready(_) | Art::Unavailable => {
-            snapshot
+            state
                 .renders
-                .get_or_render(Surface::Svg, &params, render)
+                .get_or_render(&snapshot, Surface::Svg, &params, render)
         }
     };
     cached_response(&state, &caller, &rendered)

@@ -8,14 +8,12 @@ use super::{Caller, Widget, cached_response};
 use crate::now_playing::View;
 use crate::render::html::{self, PageContext};
 use crate::render::{Rendered, Surface, WidgetParams};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The fragment is fetched across origins, so it answers CORS; the embed page is framed.
 pub async fn fragment(state: State<AppState>, Widget(params): Widget, caller: Caller) -> Response {
     let mut response = page(&state, params, &caller, Surface::Fragment, html::fragment).await;
-    state
-        .cors
-        .decorate(caller.origin.as_ref(), response.headers_mut());
+    caller.allow(response.headers_mut());
     response
 }
 
@@ -31,14 +29,16 @@ async fn page(
     render: fn(&View, &WidgetParams, &PageContext<'_>) -> Rendered,
 ) -> Response {
     let snapshot = state.service.current().await;
-    let rendered = snapshot.renders.get_or_render(surface, &params, || {
-        let ctx = PageContext {
-            now: state.service.clock().utc(),
-            demo: state.service.is_demo(),
-            ttl: state.service.ttl(),
-            frame_ancestors: &state.config.frame_ancestors,
-        };
-        render(&snapshot.view, &params, &ctx)
-    });
+    let rendered = state
+        .renders
+        .get_or_render(&snapshot, surface, &params, || {
+            let ctx = PageContext {
+                now: state.service.clock().utc(),
+                demo: state.service.is_demo(),
+                ttl: state.service.ttl(),
+                frame_ancestors: &state.config.frame_ancestors,
+            };
+            render(&snapshot.view, &params, &ctx)
+        });
     cached_response(state, caller, &rendered)
 }

@@ -1,15 +1,13 @@
 //! Spotify's authorization code flow, shared by `now-playing auth` and `/auth/*`: the
-//! authorize URL, the `state` that ties a callback to it, and the code exchange.
+//! authorize URL, and the `state` that ties a callback to it. The code exchange is
+//! [`super::accounts::Accounts::exchange_code`].
 
 use std::net::IpAddr;
 
 use reqwest::Url;
 
-use super::error::{AuthFailure, SpotifyError};
-use super::token::{endpoint, post_token};
-use super::types::TokenResponse;
-use crate::config::ClientConfig;
-use crate::metrics::Metrics;
+pub use super::accounts::ExchangeError;
+use super::settings::endpoint;
 
 /// What the widgets need: the current track, the last ones played (the `recent` state and
 /// the recently played list), and the top tracks and artists.
@@ -81,66 +79,4 @@ pub struct CallbackQuery {
     pub code: Option<String>,
     pub state: Option<String>,
     pub error: Option<String>,
-}
-
-/// Why a code could not be exchanged, with what to fix.
-#[derive(Debug, thiserror::Error)]
-pub enum ExchangeError {
-    #[error(
-        "Spotify refused the client id or secret (invalid_client): copy both again from your app's settings at https://developer.spotify.com/dashboard"
-    )]
-    InvalidClient,
-    #[error(
-        "Spotify refused the redirect URI (invalid_grant: {0}): the redirect URI must be exactly the one registered in the dashboard and used for the authorize URL"
-    )]
-    RedirectMismatch(String),
-    #[error(
-        "Spotify refused the code (invalid_grant{0}): it was already used, has expired (codes last a few minutes) or was copied wrong; run `now-playing auth` again"
-    )]
-    InvalidCode(String),
-    #[error("the token exchange failed: {0}")]
-    Spotify(SpotifyError),
-}
-
-/// Trades an authorization code for tokens (`grant_type=authorization_code`).
-pub async fn exchange_code(
-    http: &reqwest::Client,
-    client: &ClientConfig,
-    code: &str,
-    redirect_uri: &Url,
-    metrics: &Metrics,
-) -> Result<TokenResponse, ExchangeError> {
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", redirect_uri.as_str()),
-    ];
-    let token_url = endpoint(&client.accounts_url, "api/token");
-    match post_token(
-        http,
-        &token_url,
-        &client.client_id,
-        &client.client_secret,
-        &form,
-        metrics,
-    )
-    .await
-    {
-        Ok(tokens) => Ok(tokens),
-        Err((SpotifyError::Auth(AuthFailure::InvalidClient), _)) => {
-            Err(ExchangeError::InvalidClient)
-        }
-        Err((SpotifyError::Auth(AuthFailure::InvalidGrant), description)) => {
-            let description = description.unwrap_or_default();
-            // The error code is the same for both; only the description tells them apart.
-            if description.to_ascii_lowercase().contains("redirect") {
-                Err(ExchangeError::RedirectMismatch(description))
-            } else if description.is_empty() {
-                Err(ExchangeError::InvalidCode(String::new()))
-            } else {
-                Err(ExchangeError::InvalidCode(format!(": {description}")))
-            }
-        }
-        Err((e, _)) => Err(ExchangeError::Spotify(e)),
-    }
 }

@@ -9,10 +9,10 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use super::error::SpotifyError;
-use super::token::{TokenManager, endpoint};
+use super::settings::{SpotifyConfig, endpoint};
+use super::token_cache::TokenManager;
 use super::types::{CurrentlyPlaying, PlayHistory, RecentlyPlayed};
 use crate::clock::Clock;
-use crate::config::SpotifyConfig;
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
@@ -175,7 +175,7 @@ pub(crate) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
         .trim()
         .parse::<u64>()
         .ok()
-        .map(|secs| Duration::from_secs(secs).min(super::token::MAX_WAIT))
+        .map(|secs| Duration::from_secs(secs).min(super::lifetime::MAX_WAIT))
 }
 
 /// One log line per Spotify call, with its outcome and duration.

@@ -15,7 +15,7 @@ use super::SpotifyError;
 use super::unreachable::Deadlines;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::now_playing::model::is_spotify_image;
+use crate::spotify::hosts::is_spotify_image;
 
 pub const MAX_IMAGE_BYTES: usize = 1024 * 1024;
 pub const IMAGE_TIMEOUT: Duration = Duration::from_secs(3);

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::client::SpotifyClient;
 use super::error::SpotifyError;
-use super::token::endpoint;
+use super::settings::endpoint;
 use super::types::{Image, Item, nullable};
 
 /// The `limit` of every list call: the most one page holds, so one call serves every

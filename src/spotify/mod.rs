@@ -1,18 +1,26 @@
-//! The Spotify HTTP client: the access-token cache ([`token`]), the calls ([`client`]), serde
-//! mirrors of Spotify's JSON ([`types`]) and what can go wrong ([`error`]).
+//! Everything about Spotify and nothing about our pages: its settings ([`settings`]), the
+//! accounts service ([`accounts`]), the access-token cache ([`token_cache`]) with its file
+//! ([`token_store`]) and lifetimes ([`lifetime`]), the API calls ([`client`], [`lists`]),
+//! serde mirrors of its JSON ([`types`]), cover art ([`images`]), its hosts ([`hosts`]) and
+//! what can go wrong ([`error`], [`unreachable`]).
 
+pub mod accounts;
 pub mod authorize;
 pub mod client;
 pub mod error;
+pub mod hosts;
 pub mod images;
+pub mod lifetime;
 pub mod lists;
-pub mod token;
+pub mod settings;
+pub mod token_cache;
+pub mod token_store;
 pub mod types;
 pub mod unreachable;
 
 pub use client::SpotifyClient;
 pub use error::{AuthFailure, SpotifyError};
-pub use token::TokenManager;
+pub use token_cache::TokenManager;
 pub use unreachable::{Cause, Unreachable};
 
 /// The `User-Agent` of every request to Spotify.

@@ -1,6 +1,7 @@
 //! Integration tests: the real application on a random port, talking HTTP to a wiremock
 //! Spotify. One binary, one file per behaviour.
 
+mod architecture;
 mod auth_command;
 mod cache;
 mod config;

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::now_playing::model::{Item, best_image, clean, is_spotify_page};
+use crate::now_playing::model::{Item, best_image, clean};
+use crate::spotify::hosts::is_spotify_page;
 use crate::spotify::lists::{FullArtist, TopKind, TopRange};
 use crate::spotify::types::{self, PlayHistory};
 

@@ -2,42 +2,27 @@
 //! reused until 60 s before they expire, concurrent callers share one refresh, and dead
 //! credentials are retried at most once a minute.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use chrono::{DateTime, Months, Utc};
-use reqwest::Url;
+use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use super::accounts::Accounts;
 use super::error::{AuthFailure, SpotifyError};
-use super::types::{AccountsError, TokenResponse};
+use super::lifetime::{MAX_WAIT, refresh_time, refresh_token_expires_at};
+use super::settings::SpotifyConfig;
+use super::token_store::TokenStore;
+use super::types::TokenResponse;
 use crate::clock::Clock;
-use crate::config::SpotifyConfig;
 use crate::metrics::Metrics;
 
-/// An access token is refreshed this long before Spotify says it expires.
-pub const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 /// Dead credentials are tried again at most this often, in case the owner fixed them.
-pub const DEAD_RETRY: Duration = Duration::from_secs(60);
-/// Spotify refresh tokens expire this long after authorization; refreshing does not extend them.
-pub const REFRESH_TOKEN_LIFETIME: Months = Months::new(6);
-
-/// When a refresh token authorized at `obtained_at` stops working.
-pub fn refresh_token_expires_at(obtained_at: DateTime<Utc>) -> DateTime<Utc> {
-    obtained_at
-        .checked_add_months(REFRESH_TOKEN_LIFETIME)
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
+pub const DEAD_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub struct TokenManager {
-    http: reqwest::Client,
-    token_url: Url,
-    client_id: String,
-    client_secret: SecretString,
+    accounts: Accounts,
     clock: Clock,
-    token_file: Option<PathBuf>,
+    store: TokenStore,
     metrics: Metrics,
     /// Held across a refresh, so concurrent callers share it.
     state: Mutex<TokenState>,
@@ -81,17 +66,6 @@ pub enum TokenOutcome {
     Upstream,
 }
 
-/// Longest access-token life and longest `Retry-After` believed: bounds what Spotify can
-/// make the service wait for (and keeps time arithmetic from overflowing).
-pub const MAX_WAIT: Duration = Duration::from_secs(86_400);
-
-/// When an access token that lives `expires_in` seconds from `now` should be refreshed.
-fn refresh_time(now: Instant, expires_in: Option<u64>) -> Instant {
-    let lifetime =
-        Duration::from_secs(expires_in.unwrap_or(3600)).clamp(EXPIRY_MARGIN * 2, MAX_WAIT);
-    now + lifetime - EXPIRY_MARGIN
-}
-
 impl TokenManager {
     pub fn new(
         http: reqwest::Client,
@@ -100,13 +74,10 @@ impl TokenManager {
         metrics: Metrics,
     ) -> Self {
         Self {
-            http,
+            accounts: Accounts::new(http, &config.client(), metrics.clone()),
             metrics,
-            token_url: endpoint(&config.accounts_url, "api/token"),
-            client_id: config.client_id.clone(),
-            client_secret: config.client_secret.clone(),
             clock,
-            token_file: config.token_file.clone(),
+            store: TokenStore::new(config.token_file.clone()),
             state: Mutex::new(TokenState {
                 refresh_token: config.refresh_token.clone(),
                 access: None,
@@ -144,20 +115,7 @@ impl TokenManager {
             self.reload_token_file(&mut state).await;
         }
 
-        let form = [
-            ("grant_type", "refresh_token"),
-            ("refresh_token", state.refresh_token.expose_secret()),
-        ];
-        let result = post_token(
-            &self.http,
-            &self.token_url,
-            &self.client_id,
-            &self.client_secret,
-            &form,
-            &self.metrics,
-        )
-        .await
-        .map_err(|(e, _)| e);
+        let result = self.accounts.refresh(&state.refresh_token).await;
         let now = self.clock.now();
         match result {
             Ok(response) => {
@@ -184,7 +142,10 @@ impl TokenManager {
                 if rotated {
                     // The new token keeps the authorization time: refreshing does not extend
                     // a refresh token's life.
-                    self.persist(&state).await;
+                    let obtained_at = self.status().obtained_at;
+                    self.store
+                        .keep_rotated(state.refresh_token.clone(), obtained_at)
+                        .await;
                 }
                 Ok(token)
             }
@@ -257,59 +218,14 @@ impl TokenManager {
             status.scope = authorized.scope;
         }
         tracing::info!("authorized again: using the new refresh token");
-        match &self.token_file {
-            Some(path) => self.write_token_file(path.clone(), &state).await,
-            None => Ok(()),
-        }
-    }
-
-    /// Writes the current refresh token to `TOKEN_FILE`, logging a failure loudly: the
-    /// token in memory still works, but a restart would use the old one.
-    async fn persist(&self, state: &TokenState) {
-        match &self.token_file {
-            Some(path) => {
-                if let Err(e) = self.write_token_file(path.clone(), state).await {
-                    tracing::error!(
-                        "could not save the new refresh token: {e}; after a restart the old token will be used and may be refused"
-                    );
-                }
-            }
-            None => tracing::warn!(
-                "the new refresh token lives in memory only: set TOKEN_FILE so it survives a restart"
-            ),
-        }
-    }
-
-    async fn write_token_file(
-        &self,
-        path: PathBuf,
-        state: &TokenState,
-    ) -> Result<(), crate::storage::StorageError> {
-        let token = state.refresh_token.clone();
-        let obtained_at = self.status().obtained_at;
-        let written = tokio::task::spawn_blocking({
-            let path = path.clone();
-            move || crate::storage::write_token_file(&path, &token, obtained_at)
-        })
-        .await;
-        written.unwrap_or_else(|e| {
-            Err(crate::storage::StorageError::Write {
-                path,
-                source: std::io::Error::other(e.to_string()),
-            })
-        })
+        self.store
+            .save(state.refresh_token.clone(), Some(obtained_at))
+            .await
     }
 
     /// After the credentials were refused, picks up a token the owner put into `TOKEN_FILE`.
     async fn reload_token_file(&self, state: &mut TokenState) {
-        let Some(path) = self.token_file.clone() else {
-            return;
-        };
-        let read =
-            tokio::task::spawn_blocking(move || crate::storage::read_token_file(&path)).await;
-        if let Ok(Ok(Some(stored))) = read
-            && stored.refresh_token.expose_secret() != state.refresh_token.expose_secret()
-        {
+        if let Some(stored) = self.store.replacement_for(&state.refresh_token).await {
             tracing::info!("TOKEN_FILE holds a different refresh token; trying it");
             state.refresh_token = stored.refresh_token;
             self.status().obtained_at = stored.obtained_at;
@@ -337,62 +253,4 @@ impl TokenManager {
         let state = self.state.lock().await;
         rotated.then(|| state.refresh_token.clone())
     }
-}
-
-/// `base` joined with `path`, keeping any path prefix of `base`.
-pub fn endpoint(base: &Url, path: &str) -> Url {
-    let mut url = base.clone();
-    let joined = format!("{}/{}", base.path().trim_end_matches('/'), path);
-    url.set_path(&joined);
-    url
-}
-
-/// One POST to the token endpoint with HTTP Basic client authentication and a form body;
-/// Spotify's `error_description` comes beside the error, for messages that tell a person what
-/// to fix.
-pub(crate) async fn post_token(
-    http: &reqwest::Client,
-    token_url: &Url,
-    client_id: &str,
-    client_secret: &SecretString,
-    form: &[(&str, &str)],
-    metrics: &Metrics,
-) -> Result<TokenResponse, (SpotifyError, Option<String>)> {
-    let started = std::time::Instant::now();
-    let result = async {
-        let response = http
-            .post(token_url.clone())
-            .basic_auth(client_id, Some(client_secret.expose_secret()))
-            .form(form)
-            .send()
-            .await
-            .map_err(|e| (SpotifyError::from_reqwest(e), None))?;
-        let status = response.status();
-        let retry_after = super::client::retry_after(&response);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| (SpotifyError::from_reqwest(e), None))?;
-        if status.is_success() {
-            return serde_json::from_slice::<TokenResponse>(&body)
-                .map_err(|e| (SpotifyError::malformed(&e), None));
-        }
-        if status.as_u16() == 429 {
-            return Err((SpotifyError::RateLimited { retry_after }, None));
-        }
-        let (code, description) = match serde_json::from_slice::<AccountsError>(&body) {
-            Ok(e) => (Some(e.error), e.error_description),
-            Err(_) => (None, None),
-        };
-        let error = match code.as_deref() {
-            Some("invalid_grant") => SpotifyError::Auth(AuthFailure::InvalidGrant),
-            Some("invalid_client") => SpotifyError::Auth(AuthFailure::InvalidClient),
-            _ => SpotifyError::Status(status.as_u16()),
-        };
-        Err((error, description))
-    }
-    .await;
-    let logged = result.as_ref().map(|_| ()).map_err(|(e, _)| e);
-    super::client::log_call_ref(metrics, "token", logged, started.elapsed());
-    result
 }
