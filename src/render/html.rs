@@ -355,3 +355,50 @@ pub fn message_page(status: StatusCode, title: &str, message: &str) -> axum::res
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ago_secs(secs: i64) -> String {
+        let now = DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        ago(now, now - chrono::Duration::seconds(secs))
+    }
+
+    #[test]
+    fn under_a_minute_is_just_now() {
+        assert_eq!(ago_secs(0), "just now");
+        assert_eq!(ago_secs(59), "just now");
+    }
+
+    #[test]
+    fn a_time_in_the_future_is_just_now() {
+        // Spotify's clock may run ahead of ours.
+        assert_eq!(ago_secs(-30), "just now");
+        assert_eq!(ago_secs(-7200), "just now");
+    }
+
+    #[test]
+    fn minutes_are_whole_and_rounded_down() {
+        assert_eq!(ago_secs(60), "1 min ago");
+        assert_eq!(ago_secs(119), "1 min ago");
+        assert_eq!(ago_secs(5 * 60 + 30), "5 min ago");
+        assert_eq!(ago_secs(3599), "59 min ago");
+    }
+
+    #[test]
+    fn hours_from_one_hour_to_a_day() {
+        assert_eq!(ago_secs(3600), "1 h ago");
+        assert_eq!(ago_secs(2 * 3600 + 59 * 60), "2 h ago");
+        assert_eq!(ago_secs(86_399), "23 h ago");
+    }
+
+    #[test]
+    fn days_from_one_day_on() {
+        assert_eq!(ago_secs(86_400), "1 d ago");
+        assert_eq!(ago_secs(3 * 86_400 + 3600), "3 d ago");
+        assert_eq!(ago_secs(400 * 86_400), "400 d ago");
+    }
+}

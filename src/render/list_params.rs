@@ -126,4 +126,48 @@ mod tests {
         assert!(error.to_string().contains("short"), "{error}");
         assert!(ListParams::recent(&query(&[("range", "week")]), ListForm::Json).is_ok());
     }
+
+    #[test]
+    fn limit_bounds_are_inclusive_and_spaces_are_trimmed() {
+        for (value, want) in [("1", 1), ("50", 50), (" 7 ", 7)] {
+            let params = ListParams::recent(&query(&[("limit", value)]), ListForm::Widget);
+            assert_eq!(params.unwrap().limit, want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn every_range_is_read_by_its_name() {
+        for (value, want) in [
+            ("short", TopRange::Short),
+            ("medium", TopRange::Medium),
+            ("LONG", TopRange::Long),
+            (" medium ", TopRange::Medium),
+        ] {
+            let params = ListParams::top(&query(&[("range", value)]), ListForm::Widget);
+            assert_eq!(params.unwrap().range, want, "{value:?}");
+        }
+        for bad in ["short_term", "", "year"] {
+            let error = ListParams::top(&query(&[("range", bad)]), ListForm::Json).unwrap_err();
+            assert_eq!(error.name, "range", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_recently_played_list_checks_its_limit_and_defaults_per_form() {
+        assert_eq!(
+            ListParams::recent(&query(&[]), ListForm::Widget).unwrap(),
+            ListParams {
+                limit: 5,
+                range: TopRange::Short
+            }
+        );
+        assert_eq!(
+            ListParams::recent(&query(&[]), ListForm::Json)
+                .unwrap()
+                .limit,
+            10
+        );
+        let error = ListParams::recent(&query(&[("limit", "51")]), ListForm::Json).unwrap_err();
+        assert_eq!(error.name, "limit");
+    }
 }

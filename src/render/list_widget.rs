@@ -285,9 +285,10 @@ pub fn card(
     } else {
         0
     };
-    // About 0.55 em per character at 14 px, 0.5 em at 12 px.
-    let title_chars = ((width - text_x - pad - meta_width) * 100 / (14 * 55)) as usize;
-    let sub_chars = ((width - text_x - pad - meta_width) * 100 / (12 * 50)) as usize;
+    // Display columns for `fit`: about 0.55 em per column at 14 px, 0.5 em at 12 px (a CJK
+    // glyph of 1 em takes two).
+    let title_columns = ((width - text_x - pad - meta_width) * 100 / (14 * 55)) as usize;
+    let sub_columns = ((width - text_x - pad - meta_width) * 100 / (12 * 50)) as usize;
     let rows: Vec<RowSvg<'_>> = list
         .rows
         .iter()
@@ -295,8 +296,8 @@ pub fn card(
         .map(|(i, row)| RowSvg {
             y: top + i as u32 * row_height,
             rank: row.rank,
-            title: fit(&row.title, title_chars),
-            subtitle: fit(&row.subtitle, sub_chars),
+            title: fit(&row.title, title_columns),
+            subtitle: fit(&row.subtitle, sub_columns),
             meta: row.played_at.map(|at| ago(now, at)),
             art: match arts.get(i) {
                 Some(Art::Ready(data)) => Some(&**data),

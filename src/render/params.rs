@@ -175,3 +175,116 @@ impl WidgetParams {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<WidgetParams, BadParam> {
+        WidgetParams::from_query(&query(pairs))
+    }
+
+    #[test]
+    fn no_parameters_give_the_defaults() {
+        assert_eq!(parse(&[]).unwrap(), WidgetParams::default());
+        let d = WidgetParams::default();
+        assert_eq!(
+            (d.theme, d.layout, d.bg),
+            (Theme::Auto, Layout::Card, Background::Theme)
+        );
+        assert!(d.art && d.progress && d.recent && d.accent.is_none());
+    }
+
+    #[test]
+    fn every_parameter_is_read() {
+        let p = parse(&[
+            ("theme", "dark"),
+            ("layout", "compact"),
+            ("art", "false"),
+            ("progress", "0"),
+            ("recent", "no"),
+            ("accent", "#1DB954"),
+            ("bg", "transparent"),
+        ])
+        .unwrap();
+        assert_eq!(
+            p,
+            WidgetParams {
+                theme: Theme::Dark,
+                layout: Layout::Compact,
+                art: false,
+                progress: false,
+                recent: false,
+                accent: Some("1db954".into()),
+                bg: Background::Transparent,
+            }
+        );
+        assert_eq!(
+            (p.theme_name(), p.layout_name(), p.bg_name()),
+            ("dark", "compact", "transparent")
+        );
+    }
+
+    #[test]
+    fn values_are_trimmed_and_case_insensitive() {
+        let p = parse(&[
+            ("theme", " Light "),
+            ("layout", "CARD"),
+            ("art", "On"),
+            ("bg", "Theme"),
+            ("accent", " ff9800 "),
+        ])
+        .unwrap();
+        assert_eq!(p.theme, Theme::Light);
+        assert_eq!(p.layout, Layout::Card);
+        assert!(p.art);
+        assert_eq!(p.bg, Background::Theme);
+        assert_eq!(p.accent.as_deref(), Some("ff9800"));
+    }
+
+    #[test]
+    fn unknown_parameters_are_ignored() {
+        let p = parse(&[("v", "123"), ("utm_source", "blog"), ("Theme", "neon")]).unwrap();
+        assert_eq!(p, WidgetParams::default());
+    }
+
+    #[test]
+    fn each_bad_value_names_its_parameter() {
+        for (name, bad) in [
+            ("theme", "neon"),
+            ("theme", ""),
+            ("layout", "grid"),
+            ("bg", "red"),
+            ("art", "maybe"),
+            ("progress", "2"),
+            ("recent", "yes please"),
+            ("accent", "1db95"),
+            ("accent", "1db9544"),
+            ("accent", "zzzzzz"),
+            ("accent", "##1db954"),
+            ("accent", "1db 95"),
+            ("accent", "red"),
+        ] {
+            let error = parse(&[("theme", "dark"), (name, bad)]).unwrap_err();
+            assert_eq!(error.name, name, "{name}={bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_error_says_what_is_allowed() {
+        let error = parse(&[("theme", "neon")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid value for `theme`: allowed values are auto, light, dark"
+        );
+        let error = parse(&[("accent", "red")]).unwrap_err();
+        assert!(error.to_string().contains("RRGGBB"), "{error}");
+    }
+}

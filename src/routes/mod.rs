@@ -291,3 +291,72 @@ fn etag_matches(if_none_match: Option<&HeaderValue>, etag: &HeaderValue) -> bool
         .map(|tag| tag.trim().trim_start_matches("W/"))
         .any(|tag| tag == "*" || tag == ours)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OURS: &str = "\"5d41402abc4b2a76b9719d911017c592\"";
+
+    fn matches(if_none_match: &str) -> bool {
+        let theirs = HeaderValue::from_str(if_none_match).unwrap();
+        etag_matches(Some(&theirs), &HeaderValue::from_static(OURS))
+    }
+
+    #[test]
+    fn no_if_none_match_never_matches() {
+        assert!(!etag_matches(None, &HeaderValue::from_static(OURS)));
+    }
+
+    #[test]
+    fn the_same_tag_matches() {
+        assert!(matches(OURS));
+        assert!(matches(&format!("  {OURS}  ")));
+    }
+
+    #[test]
+    fn a_star_matches_any_tag() {
+        assert!(matches("*"));
+        assert!(matches("\"other\", *"));
+    }
+
+    #[test]
+    fn any_tag_of_a_list_matches() {
+        assert!(matches(&format!("\"a\", {OURS}, \"b\"")));
+        assert!(matches(&format!("\"a\",{OURS}")));
+        assert!(!matches("\"a\", \"b\""));
+    }
+
+    #[test]
+    fn a_weak_tag_matches_its_strong_form() {
+        // If-None-Match compares weakly (RFC 9110 13.1.2): proxies that compress weaken tags.
+        assert!(matches(&format!("W/{OURS}")));
+        assert!(matches(&format!("\"a\", W/{OURS}")));
+    }
+
+    #[test]
+    fn other_or_malformed_tags_do_not_match() {
+        let unquoted = OURS.trim_matches('"');
+        for theirs in [
+            "",
+            ",",
+            "\"other\"",
+            unquoted,
+            "\"5d41402abc4b2a76b9719d911017c59\"",
+            "\"5d41402abc4b2a76b9719d911017c592x\"",
+            "w/\"5d41402abc4b2a76b9719d911017c592\"",
+            "**",
+        ] {
+            assert!(!matches(theirs), "{theirs:?}");
+        }
+    }
+
+    #[test]
+    fn a_header_that_is_not_text_does_not_match() {
+        let theirs = HeaderValue::from_bytes(b"\"\xff\"").unwrap();
+        assert!(!etag_matches(
+            Some(&theirs),
+            &HeaderValue::from_static(OURS)
+        ));
+    }
+}

@@ -167,11 +167,14 @@ impl SpotifyClient {
 
 /// The `Retry-After` header in seconds, when present and readable.
 pub(crate) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?;
+    parse_retry_after(value.to_str().ok()?)
+}
+
+/// A `Retry-After` value of whole seconds, capped at [`super::token::MAX_WAIT`]; `None` for
+/// anything else (an HTTP date included).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    value
         .trim()
         .parse::<u64>()
         .ok()
@@ -213,6 +216,45 @@ pub(crate) fn log_call_ref(
                 error = %e,
                 "spotify call failed"
             )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spotify::token::MAX_WAIT;
+
+    #[test]
+    fn retry_after_reads_whole_seconds() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("0"), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn retry_after_is_capped_at_the_longest_wait() {
+        let max = MAX_WAIT.as_secs();
+        assert_eq!(
+            parse_retry_after(&(max - 1).to_string()),
+            Some(MAX_WAIT - Duration::from_secs(1))
+        );
+        assert_eq!(parse_retry_after(&(max + 1).to_string()), Some(MAX_WAIT));
+        assert_eq!(parse_retry_after("9999999999"), Some(MAX_WAIT));
+    }
+
+    #[test]
+    fn retry_after_that_is_not_whole_seconds_is_ignored() {
+        for value in [
+            "",
+            " ",
+            "-1",
+            "1.5",
+            "soon",
+            "12s",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+        ] {
+            assert_eq!(parse_retry_after(value), None, "{value:?}");
         }
     }
 }

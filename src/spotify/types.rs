@@ -189,4 +189,73 @@ mod tests {
         assert!(from_json::<Named>(br#"{"name":"#).is_err());
         assert!(from_json::<Named>(br#"{"name":"\ud800"#).is_err());
     }
+
+    #[test]
+    fn nulls_everywhere_become_defaults() {
+        let body = br#"{
+            "is_playing": null, "progress_ms": null, "currently_playing_type": null,
+            "item": {
+                "type": null, "name": null, "artists": null, "images": null,
+                "external_urls": null, "duration_ms": null, "explicit": null, "is_local": null,
+                "album": {"name": null, "images": null},
+                "show": {"name": null, "publisher": null, "images": null}
+            }
+        }"#;
+        let answer: CurrentlyPlaying = from_json(body).unwrap();
+        assert!(!answer.is_playing);
+        assert_eq!(answer.progress_ms, None);
+        let item = answer.item.unwrap();
+        assert!(item.artists.is_empty() && item.images.is_empty());
+        assert!(item.external_urls.is_empty());
+        assert!(!item.explicit && !item.is_local);
+        assert!(item.album.unwrap().images.is_empty());
+        assert!(item.show.unwrap().images.is_empty());
+    }
+
+    #[test]
+    fn missing_and_unknown_fields_are_fine() {
+        let answer: CurrentlyPlaying =
+            from_json(br#"{"device": {"id": "1"}, "shuffle_state": true, "actions": {}}"#).unwrap();
+        assert!(!answer.is_playing);
+        assert!(answer.item.is_none() && answer.currently_playing_type.is_none());
+        let item: Item =
+            from_json(br#"{"type": "track", "linked_from": {}, "popularity": 3}"#).unwrap();
+        assert_eq!(item.kind.as_deref(), Some("track"));
+    }
+
+    #[test]
+    fn a_null_link_is_kept_as_none() {
+        let item: Item = from_json(br#"{"external_urls": {"spotify": null}}"#).unwrap();
+        assert_eq!(item.external_urls.get("spotify"), Some(&None));
+    }
+
+    #[test]
+    fn a_lone_surrogate_in_a_title_does_not_fail_the_answer() {
+        let body =
+            br#"{"is_playing": true, "item": {"type": "track", "name": "Half \ud83d a smile"}}"#;
+        let answer: CurrentlyPlaying = from_json(body).unwrap();
+        assert!(answer.is_playing);
+        assert_eq!(answer.item.unwrap().name.as_deref(), Some("Half   a smile"));
+    }
+
+    #[test]
+    fn recently_played_with_null_items_is_empty() {
+        let page: RecentlyPlayed = from_json(br#"{"items": null, "next": null}"#).unwrap();
+        assert!(page.items.is_empty());
+        let page: RecentlyPlayed =
+            from_json(br#"{"items": [{"track": null, "played_at": "2026-11-29T11:50:00.000Z"}]}"#)
+                .unwrap();
+        assert!(page.items[0].track.is_none());
+        assert_eq!(
+            page.items[0].played_at.map(|t| t.timestamp()),
+            Some(1_795_953_000)
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_still_fails() {
+        assert!(from_json::<CurrentlyPlaying>(br#"{"is_playing": "yes"}"#).is_err());
+        // An empty body is not JSON: the client takes it for "nothing plays" before parsing.
+        assert!(from_json::<CurrentlyPlaying>(b"").is_err());
+    }
 }
