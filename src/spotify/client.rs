@@ -171,7 +171,7 @@ pub(crate) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     parse_retry_after(value.to_str().ok()?)
 }
 
-/// A `Retry-After` value of whole seconds, capped at [`super::token::MAX_WAIT`]; `None` for
+/// A `Retry-After` value of whole seconds, capped at [`super::lifetime::MAX_WAIT`]; `None` for
 /// anything else (an HTTP date included).
 fn parse_retry_after(value: &str) -> Option<Duration> {
     value
@@ -223,7 +223,7 @@ pub(crate) fn log_call_ref(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spotify::token::MAX_WAIT;
+    use crate::spotify::lifetime::MAX_WAIT;
 
     #[test]
     fn retry_after_reads_whole_seconds() {
