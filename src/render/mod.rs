@@ -6,11 +6,13 @@ pub mod assets;
 pub mod html;
 pub mod landing;
 pub mod list_params;
+pub mod list_svg;
 pub mod list_widget;
 pub mod lists;
 pub mod memo;
 pub mod params;
 pub mod svg;
+pub mod widget;
 
 use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode};

@@ -7,8 +7,8 @@ use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
 use super::Rendered;
-use super::html::Widget;
 use super::params::{Background, Layout, WidgetParams};
+use super::widget::Widget;
 use crate::now_playing::View;
 use crate::spotify::images::Art;
 

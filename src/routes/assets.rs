@@ -5,12 +5,12 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::error_response;
+use super::ApiError;
 use crate::render::assets::find;
 
 pub async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
     let Some(asset) = find(&path) else {
-        return error_response(StatusCode::NOT_FOUND, "not_found", "no such static file");
+        return ApiError::NoSuchStaticFile.into_response();
     };
     let cache = HeaderValue::from_static("public, max-age=31536000, immutable");
     if headers.get(header::IF_NONE_MATCH) == Some(&asset.etag) {

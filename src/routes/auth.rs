@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{ClientOf, error_response};
+use super::{ApiError, ClientOf};
 use crate::forwarded::{Client, looks_like_a_proxy};
 use crate::reauth::{Reauth, STATE_LIFETIME};
 use crate::render::html::message_page;
@@ -53,15 +53,7 @@ pub async fn login(
         return not_found();
     };
     if let Some(wait) = admin.locked_out(client.ip) {
-        let mut response = error_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many wrong passwords; wait a minute",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        return response;
+        return ApiError::TooManyAttempts { wait }.into_response();
     }
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -105,11 +97,7 @@ pub async fn login(
             ],
         )
             .into_response(),
-        Err(_) => error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "could not build the authorize URL",
-        ),
+        Err(_) => ApiError::Internal("could not build the authorize URL").into_response(),
     }
 }
 
@@ -200,5 +188,5 @@ async fn finish(
 }
 
 fn not_found() -> Response {
-    error_response(StatusCode::NOT_FOUND, "not_found", "no such page")
+    ApiError::NotFound.into_response()
 }

@@ -7,27 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
-use super::{Caller, error_response};
+use super::{ApiError, Caller};
 use crate::state::AppState;
 
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 pub async fn events(State(state): State<AppState>, caller: Caller) -> Response {
     let Some(client) = state.events.join() else {
-        let mut response = error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_clients",
-            "too many open event streams; poll /now-playing instead",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, 30.into());
-        return response;
+        return ApiError::TooManyEventClients.into_response();
     };
     let snapshots = state.events.stream(client, state.shutdown.clone()).await;
     let renders = Arc::clone(&state.renders);

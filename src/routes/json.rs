@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{Caller, cached_response, error_response};
+use super::{ApiError, Caller, cached_response};
 use crate::now_playing::View;
 use crate::now_playing::model::ErrorCode;
 use crate::state::AppState;
@@ -47,10 +47,6 @@ pub async fn open(state: State<AppState>) -> Response {
             ],
         )
             .into_response(),
-        None => error_response(
-            StatusCode::NOT_FOUND,
-            "nothing_to_open",
-            "nothing with a Spotify page is playing or was played recently",
-        ),
+        None => ApiError::NothingToOpen.into_response(),
     }
 }

@@ -16,6 +16,7 @@ use super::{Caller, Widget, cached_response};
 use crate::now_playing::lists::{ListErrorCode, ListId, ListSnapshot, ListView, TopKind};
 use crate::render::html::PageContext;
 use crate::render::list_params::{ListForm, ListParams};
+use crate::render::list_svg;
 use crate::render::list_widget::{self, ListWidget};
 use crate::render::lists::{ListRenderKey, ListSurface};
 use crate::render::params::BadParam;
@@ -232,7 +233,7 @@ async fn card(
     }))
     .await;
     let lists = state.service.lists();
-    let render = || list_widget::card(view, params, &arts, lists.clock().utc(), lists.is_demo());
+    let render = || list_svg::card(view, params, &arts, lists.clock().utc(), lists.is_demo());
     if arts.iter().any(|art| matches!(art, Art::Pending)) {
         std::sync::Arc::new(render())
     } else {

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod auth;
 pub mod cors;
+pub mod error;
 pub mod events;
 pub mod health;
 pub mod json;
@@ -31,9 +32,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::forwarded::{self, Client};
 use crate::metrics::{Metrics, Route};
-use crate::render::params::BadParam;
 use crate::render::{Rendered, WidgetParams};
 use crate::state::AppState;
+pub use error::ApiError;
 
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
@@ -159,8 +160,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientOf {
     }
 }
 
-async fn not_found() -> Response {
-    error_response(StatusCode::NOT_FOUND, "not_found", "no such page")
+async fn not_found() -> ApiError {
+    ApiError::NotFound
 }
 
 /// The widget parameters of a request; a bad value is a 400 naming the parameter and its
@@ -178,27 +179,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Widget {
             .map(Widget)
             .map_err(IntoResponse::into_response)
     }
-}
-
-impl IntoResponse for BadParam {
-    fn into_response(self) -> Response {
-        error_response(
-            StatusCode::BAD_REQUEST,
-            "invalid_parameter",
-            &self.to_string(),
-        )
-    }
-}
-
-/// A small JSON error body: `{"error":{"code":..,"message":..}}`.
-pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "error": { "code": code, "message": message } });
-    (
-        status,
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(body),
-    )
-        .into_response()
 }
 
 /// A memoised representation as a response, or `304` when the client has it already.
