@@ -7,10 +7,10 @@ use std::process::Output;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use wiremock::matchers::{body_string_contains, method, path};
-use wiremock::{Mock, MockServer};
+use wiremock::MockServer;
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 struct AuthRun {
     child: tokio::process::Child,
@@ -86,16 +86,12 @@ async fn mount_code_exchange(
     code: &str,
     response: wiremock::ResponseTemplate,
 ) {
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .and(body_string_contains("grant_type=authorization_code"))
-        .and(body_string_contains(format!("code={code}").as_str()))
-        .and(body_string_contains(
-            "redirect_uri=http%3A%2F%2F127.0.0.1%3A",
-        ))
-        .respond_with(response)
+    on_token(spotify)
+        .form("grant_type", "authorization_code")
+        .form("code", code)
+        .form("redirect_uri", "http%3A%2F%2F127.0.0.1%3A")
+        .respond(response)
         .expect(1)
-        .mount(spotify)
         .await;
 }
 

@@ -1,6 +1,7 @@
 //! One shared cache: at most one `currently-playing` call per CACHE_TTL, whatever the traffic.
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn five_hundred_concurrent_first_requests_make_one_token_and_one_spotify_call() {

@@ -5,6 +5,7 @@ use std::time::Duration;
 use now_playing::config::{Config, Source};
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 async fn spawn_demo() -> TestApp {
     let spotify = wiremock::MockServer::start().await;

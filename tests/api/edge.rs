@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 /// A request head without its final blank line: the server waits for the rest.
 const HALF_HEAD: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n";
@@ -152,9 +153,8 @@ async fn beyond_max_connections_a_new_connection_waits_until_one_closes() {
     // cannot fill them all: MAX_EVENT_CLIENTS is kept below MAX_CONNECTIONS.
     let spotify = wiremock::MockServer::start().await;
     mount_token(&spotify, 1).await;
-    wiremock::Mock::given(wiremock::matchers::path(CURRENTLY_PLAYING))
-        .respond_with(json(TRACK).set_delay(Duration::from_secs(2)))
-        .mount(&spotify)
+    on_playing(&spotify)
+        .respond(json(TRACK).set_delay(Duration::from_secs(2)))
         .await;
     let mut env = spotify_env(&spotify);
     env.push(("MAX_CONNECTIONS", "4".into()));

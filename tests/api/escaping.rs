@@ -3,6 +3,7 @@
 use serde_json::json as j;
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 const HOSTILE: &str = "</title><script>alert(1)</script>\"'><img src=x onerror=alert(2)>&amp;";
 

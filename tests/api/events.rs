@@ -4,19 +4,9 @@
 use std::time::Duration;
 
 use serde_json::json as j;
-use wiremock::Mock;
-use wiremock::matchers::{method, path};
 
 use crate::helpers::*;
-
-async fn mount_playing_once(app: &TestApp, body: &str) {
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json(body))
-        .up_to_n_times(1)
-        .mount(&app.spotify)
-        .await;
-}
+use crate::spotify_mock::*;
 
 /// Moves the clock one TTL on and waits until the poller has asked Spotify `calls` times
 /// and the answer has landed.
@@ -59,8 +49,8 @@ async fn the_first_event_is_the_current_state_at_once() {
 async fn a_new_item_sends_one_event_and_an_unchanged_poll_sends_none() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
-    mount_playing_once(&app, TRACK).await;
-    mount_playing_once(&app, &track_with(|v| v["progress_ms"] = j!(52_000))).await;
+    mount_playing_once(&app.spotify, TRACK).await;
+    mount_playing_once(&app.spotify, &track_with(|v| v["progress_ms"] = j!(52_000))).await;
     mount_playing(&app.spotify, EPISODE, 1).await;
 
     let mut events = EventReader::connect(&app).await;
@@ -81,9 +71,13 @@ async fn a_new_item_sends_one_event_and_an_unchanged_poll_sends_none() {
 async fn a_seek_and_a_pause_are_changes() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
-    mount_playing_once(&app, TRACK).await; // 42 s
-    mount_playing_once(&app, &track_with(|v| v["progress_ms"] = j!(53_500))).await; // 10 s later, 1.5 s off: not a seek
-    mount_playing_once(&app, &track_with(|v| v["progress_ms"] = j!(200_000))).await; // a seek
+    mount_playing_once(&app.spotify, TRACK).await; // 42 s
+    mount_playing_once(&app.spotify, &track_with(|v| v["progress_ms"] = j!(53_500))).await; // 10 s later, 1.5 s off: not a seek
+    mount_playing_once(
+        &app.spotify,
+        &track_with(|v| v["progress_ms"] = j!(200_000)),
+    )
+    .await; // a seek
     mount_playing(
         &app.spotify,
         &track_with(|v| {

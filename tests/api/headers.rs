@@ -1,6 +1,7 @@
 //! Caching, validators, content security and CORS headers of SPEC section 4.
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 #[tokio::test]
 async fn widget_routes_are_cacheable_for_the_ttl() {
@@ -63,10 +64,9 @@ async fn a_matching_if_none_match_gets_304_without_a_body() {
 async fn the_etag_changes_with_the_state() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
-    wiremock::Mock::given(wiremock::matchers::path(CURRENTLY_PLAYING))
-        .respond_with(json(TRACK))
+    on_playing(&app.spotify)
+        .respond(json(TRACK))
         .up_to_n_times(1)
-        .mount(&app.spotify)
         .await;
     mount_playing(&app.spotify, EPISODE, 1).await;
 
@@ -227,9 +227,8 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
 async fn an_error_is_never_cached_nor_answered_with_304() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
-    wiremock::Mock::given(wiremock::matchers::path(CURRENTLY_PLAYING))
-        .respond_with(json_status(429, ERROR_429).insert_header("retry-after", "60"))
-        .mount(&app.spotify)
+    on_playing(&app.spotify)
+        .respond(json_status(429, ERROR_429).insert_header("retry-after", "60"))
         .await;
     let first = app.get("/now-playing").await;
     assert_eq!(first.status().as_u16(), 503);

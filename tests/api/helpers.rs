@@ -9,8 +9,7 @@ use now_playing::startup::Application;
 use reqwest::Url;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 pub const CLIENT_ID: &str = "test-client-id";
 pub const CLIENT_SECRET: &str = "test-client-secret-5e1f0a";
@@ -200,47 +199,6 @@ impl TestApp {
             .filter(|r| r.url.path() == path)
             .count()
     }
-}
-
-pub fn json(body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body.as_bytes().to_vec(), "application/json")
-}
-
-pub fn json_status(status: u16, body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.as_bytes().to_vec(), "application/json")
-}
-
-/// The token endpoint answering a refresh, expected `times` times.
-pub async fn mount_token(spotify: &MockServer, times: u64) {
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json(TOKEN))
-        .expect(times)
-        .named("token refresh")
-        .mount(spotify)
-        .await;
-}
-
-/// `currently-playing` answering `body`, expected `times` times.
-pub async fn mount_playing(spotify: &MockServer, body: &str, times: u64) {
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .and(query_param("additional_types", "track,episode"))
-        .respond_with(json(body))
-        .expect(times)
-        .named("currently-playing")
-        .mount(spotify)
-        .await;
-}
-
-pub async fn mount_recent(spotify: &MockServer, response: ResponseTemplate, times: u64) {
-    Mock::given(method("GET"))
-        .and(path(RECENTLY_PLAYED))
-        .respond_with(response)
-        .expect(times)
-        .named("recently-played")
-        .mount(spotify)
-        .await;
 }
 
 /// A copy of the track fixture with `change` applied.

@@ -6,9 +6,8 @@ use now_playing::now_playing::lists::{TopKind, TopRange};
 use wiremock::ResponseTemplate;
 
 use crate::helpers::*;
-use crate::lists::{
-    HISTORY, TOP_TRACKS_PATH, calls_for, header, mount_history, mount_top, spotify_calls, top_body,
-};
+use crate::lists::{HISTORY, TOP_TRACKS_PATH, calls_for, header, spotify_calls, top_body};
+use crate::spotify_mock::*;
 
 /// Every form of every list, with every range, for load tests.
 fn form(i: usize) -> String {

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use now_playing::config::{Config, ServerSettings, Settings, Source, SpotifySettings};
 use now_playing::now_playing::lists::{ListId, TopKind, TopRange};
 use serde_json::{Value, json as j};
-use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 use crate::token_lifecycle::{admin_config, basic};
 
 pub const HISTORY: &str = include_str!("../fixtures/spotify/recently_played_page.json");
@@ -23,55 +23,6 @@ pub const TOP_ARTISTS_PATH: &str = "/v1/me/top/artists";
 /// Far below the 5 s call deadline and the delays below: an answer this fast did not wait
 /// for Spotify.
 const AT_ONCE: Duration = Duration::from_millis(300);
-
-/// `recently-played?limit=50` answering `response`, expected `times` times.
-pub async fn mount_history(spotify: &MockServer, response: ResponseTemplate, times: u64) {
-    Mock::given(method("GET"))
-        .and(path(RECENTLY_PLAYED))
-        .and(query_param("limit", "50"))
-        .respond_with(response)
-        .expect(times)
-        .named("recently-played?limit=50")
-        .mount(spotify)
-        .await;
-}
-
-/// `top/{tracks|artists}?time_range={range}_term&limit=50` answering `response`, expected
-/// `times` times.
-pub async fn mount_top(
-    spotify: &MockServer,
-    kind: TopKind,
-    range: TopRange,
-    response: ResponseTemplate,
-    times: u64,
-) {
-    Mock::given(method("GET"))
-        .and(path(top_path(kind)))
-        .and(query_param("time_range", range.time_range()))
-        .and(query_param("limit", "50"))
-        .respond_with(response)
-        .expect(times)
-        .named(format!("top {} {}", kind.path(), range.name()))
-        .mount(spotify)
-        .await;
-}
-
-/// As [`mount_top`], answering only the first `n` calls (later mocks take the rest).
-async fn mount_top_first(
-    spotify: &MockServer,
-    kind: TopKind,
-    range: TopRange,
-    response: ResponseTemplate,
-    n: u64,
-) {
-    Mock::given(method("GET"))
-        .and(path(top_path(kind)))
-        .and(query_param("time_range", range.time_range()))
-        .respond_with(response)
-        .up_to_n_times(n)
-        .mount(spotify)
-        .await;
-}
 
 fn top_path(kind: TopKind) -> &'static str {
     match kind {
@@ -429,11 +380,7 @@ async fn list_text_and_urls_are_cleaned_like_the_now_playing_item() {
 #[tokio::test]
 async fn a_bad_limit_or_range_is_a_400_naming_it_and_its_allowed_values() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json(TOKEN))
-        .mount(&app.spotify)
-        .await;
+    on_token(&app.spotify).respond(json(TOKEN)).await;
     for (route, name, allowed) in [
         ("/recently-played?limit=0", "limit", "1 to 50"),
         ("/recently-played?limit=51", "limit", "1 to 50"),
@@ -523,14 +470,10 @@ async fn a_thousand_requests_over_every_list_make_one_call_per_list_and_ttl() {
 async fn after_its_ttl_a_list_is_answered_at_once_from_the_old_one_then_the_new_one() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 2).await;
-    mount_top_first(
-        &app.spotify,
-        TopKind::Tracks,
-        TopRange::Short,
-        json(TOP_TRACKS),
-        1,
-    )
-    .await;
+    on_top(&app.spotify, TopKind::Tracks, TopRange::Short)
+        .respond(json(TOP_TRACKS))
+        .up_to_n_times(1)
+        .await;
     let newer = changed(TOP_TRACKS, |v| {
         v["items"].as_array_mut().unwrap().swap(0, 5);
     });
@@ -542,11 +485,9 @@ async fn after_its_ttl_a_list_is_answered_at_once_from_the_old_one_then_the_new_
         1,
     )
     .await;
-    Mock::given(method("GET"))
-        .and(path(RECENTLY_PLAYED))
-        .respond_with(json(HISTORY))
+    on_recent(&app.spotify)
+        .respond(json(HISTORY))
         .up_to_n_times(1)
-        .mount(&app.spotify)
         .await;
     mount_history(
         &app.spotify,
@@ -769,22 +710,14 @@ async fn a_429_holds_a_list_until_retry_after_and_serves_the_last_one_as_stale()
     let app = spawn_app().await;
     mount_token(&app.spotify, 2).await;
     let id = ListId::Top(TopKind::Artists, TopRange::Short);
-    mount_top_first(
-        &app.spotify,
-        TopKind::Artists,
-        TopRange::Short,
-        json(TOP_ARTISTS),
-        1,
-    )
-    .await;
-    mount_top_first(
-        &app.spotify,
-        TopKind::Artists,
-        TopRange::Short,
-        json_status(429, ERROR_429).insert_header("retry-after", "240"),
-        1,
-    )
-    .await;
+    on_top(&app.spotify, TopKind::Artists, TopRange::Short)
+        .respond(json(TOP_ARTISTS))
+        .up_to_n_times(1)
+        .await;
+    on_top(&app.spotify, TopKind::Artists, TopRange::Short)
+        .respond(json_status(429, ERROR_429).insert_header("retry-after", "240"))
+        .up_to_n_times(1)
+        .await;
     mount_top(
         &app.spotify,
         TopKind::Artists,
@@ -843,11 +776,9 @@ async fn a_429_before_any_list_is_a_503_with_retry_after() {
 async fn while_spotify_fails_the_last_list_is_stale_for_stale_max_then_503_upstream() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
-    Mock::given(method("GET"))
-        .and(path(RECENTLY_PLAYED))
-        .respond_with(json(HISTORY))
+    on_recent(&app.spotify)
+        .respond(json(HISTORY))
         .up_to_n_times(1)
-        .mount(&app.spotify)
         .await;
     mount_history(&app.spotify, ResponseTemplate::new(502), 7).await;
 
@@ -877,10 +808,8 @@ async fn while_spotify_fails_the_last_list_is_stale_for_stale_max_then_503_upstr
 #[tokio::test]
 async fn dead_credentials_are_a_503_spotify_auth_for_every_list() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json_status(400, INVALID_GRANT))
-        .mount(&app.spotify)
+    on_token(&app.spotify)
+        .respond(json_status(400, INVALID_GRANT))
         .await;
     mount_every_list(&app.spotify, 0).await;
 
@@ -899,14 +828,10 @@ async fn dead_credentials_are_a_503_spotify_auth_for_every_list() {
 async fn a_401_refreshes_the_token_once_and_retries_once() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 2).await;
-    mount_top_first(
-        &app.spotify,
-        TopKind::Tracks,
-        TopRange::Long,
-        json_status(401, ERROR_401),
-        1,
-    )
-    .await;
+    on_top(&app.spotify, TopKind::Tracks, TopRange::Long)
+        .respond(json_status(401, ERROR_401))
+        .up_to_n_times(1)
+        .await;
     mount_top(
         &app.spotify,
         TopKind::Tracks,
@@ -1116,14 +1041,10 @@ async fn top_ttl_is_a_setting_from_60_to_86400_seconds() {
 
 async fn check_with_scope(scope: &str) -> (Option<i32>, String) {
     let spotify = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json(
-            &j!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 3600, "scope": scope})
-                .to_string(),
-        ))
-        .mount(&spotify)
-        .await;
+    let token = j!({
+        "access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 3600, "scope": scope
+    });
+    on_token(&spotify).respond(json(&token.to_string())).await;
     mount_playing(&spotify, TRACK, 1).await;
     let env = spotify_env(&spotify);
     let output = binary(&["check"], &as_env(&env)).output().await.unwrap();

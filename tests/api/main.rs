@@ -21,6 +21,7 @@ mod operations;
 mod proxies;
 mod routes;
 mod spotify_client;
+mod spotify_mock;
 mod svg;
 mod swr;
 mod token_lifecycle;

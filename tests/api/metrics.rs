@@ -1,9 +1,9 @@
 //! `/metrics`: the counters move with the traffic that should move them, and nothing else.
 
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 /// The value of one series, `0` when it is absent.
 async fn metric(app: &TestApp, series: &str) -> f64 {
@@ -76,11 +76,9 @@ async fn requests_are_counted_by_route_template_and_status() {
 async fn spotify_calls_cache_lookups_and_refreshes_are_counted() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 2).await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json_status(401, ERROR_401))
+    on_playing(&app.spotify)
+        .respond(json_status(401, ERROR_401))
         .up_to_n_times(1)
-        .mount(&app.spotify)
         .await;
     mount_playing(&app.spotify, TRACK, 2).await;
 
@@ -132,14 +130,14 @@ async fn cover_art_fetches_are_counted_as_image_calls() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
     mount_playing(&app.spotify, TRACK, 1).await;
-    Mock::given(method("GET"))
-        .and(path("/image/ab67616d00001e02da5d5aeeabacacc1263c0f4b"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_raw(vec![0xff, 0xd8, 0xff, 0xd9], "image/jpeg"),
-        )
-        .expect(1)
-        .mount(&app.spotify)
-        .await;
+    let jpeg = ResponseTemplate::new(200).set_body_raw(vec![0xff, 0xd8, 0xff, 0xd9], "image/jpeg");
+    on_image(
+        &app.spotify,
+        "/image/ab67616d00001e02da5d5aeeabacacc1263c0f4b",
+    )
+    .respond(jpeg)
+    .expect(1)
+    .await;
     app.get("/now-playing.svg").await;
     app.get("/now-playing.svg?theme=dark").await;
     assert_eq!(

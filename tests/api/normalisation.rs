@@ -4,6 +4,7 @@ use serde_json::{Value, json as j};
 use wiremock::ResponseTemplate;
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 async fn document_for(body: &str) -> Value {
     let app = spawn_app_with(|c| c.show_recent = false).await;

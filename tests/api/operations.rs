@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 /// The one-time code of the authorization code flow: a secret too.
 const AUTHORIZATION_CODE: &str = "test-authorization-code-6a1f";
@@ -17,11 +17,9 @@ async fn sigterm_and_ctrl_c_let_in_flight_requests_finish_and_exit_zero() {
     for signal in ["TERM", "INT"] {
         let spotify = MockServer::start().await;
         mount_token(&spotify, 1).await;
-        Mock::given(method("GET"))
-            .and(path(CURRENTLY_PLAYING))
-            .respond_with(json(TRACK).set_delay(Duration::from_millis(1500)))
+        on_playing(&spotify)
+            .respond(json(TRACK).set_delay(Duration::from_millis(1500)))
             .expect(1)
-            .mount(&spotify)
             .await;
         let env = spotify_env(&spotify);
         let mut server = Server::start(&as_env(&env)).await;
@@ -65,52 +63,36 @@ async fn sigterm_and_ctrl_c_let_in_flight_requests_finish_and_exit_zero() {
 async fn logs_and_responses_never_contain_a_secret() {
     let spotify = MockServer::start().await;
     // The owner re-authorizes through /auth/login: a code exchanged for new tokens.
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .and(wiremock::matchers::body_string_contains(
-            "grant_type=authorization_code",
-        ))
-        .respond_with(json(TOKEN_AUTHORIZED))
-        .mount(&spotify)
+    on_token(&spotify)
+        .form("grant_type", "authorization_code")
+        .respond(json(TOKEN_AUTHORIZED))
         .await;
     // A refresh that rotates the refresh token; a 401 that forces another refresh; a server
     // error whose body quotes the token; another 401, whose refresh finds the credentials dead.
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json(TOKEN_ROTATED))
+    on_token(&spotify)
+        .respond(json(TOKEN_ROTATED))
         .up_to_n_times(1)
-        .mount(&spotify)
         .await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json(TOKEN))
+    on_token(&spotify)
+        .respond(json(TOKEN))
         .up_to_n_times(1)
-        .mount(&spotify)
         .await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json_status(400, INVALID_GRANT))
-        .mount(&spotify)
+    on_token(&spotify)
+        .respond(json_status(400, INVALID_GRANT))
         .await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json_status(401, ERROR_401))
+    on_playing(&spotify)
+        .respond(json_status(401, ERROR_401))
         .up_to_n_times(1)
-        .mount(&spotify)
         .await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(
+    on_playing(&spotify)
+        .respond(
             ResponseTemplate::new(500)
                 .set_body_string(format!("upstream broke, token was {ACCESS_TOKEN}")),
         )
         .up_to_n_times(1)
-        .mount(&spotify)
         .await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json_status(401, ERROR_401))
-        .mount(&spotify)
+    on_playing(&spotify)
+        .respond(json_status(401, ERROR_401))
         .await;
     let mut env = spotify_env(&spotify);
     env.push(("RUST_LOG", "trace".into()));

@@ -1,9 +1,7 @@
 //! The routes of SPEC section 4 that this service serves, and their parameters.
 
-use wiremock::Mock;
-use wiremock::matchers::{method, path};
-
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 #[tokio::test]
 async fn open_redirects_to_the_spotify_page_of_the_current_track() {
@@ -33,11 +31,7 @@ async fn open_is_404_json_when_there_is_nothing_to_open() {
 #[tokio::test]
 async fn healthz_never_calls_spotify() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json(TOKEN))
-        .mount(&app.spotify)
-        .await;
+    on_token(&app.spotify).respond(json(TOKEN)).await;
     mount_playing(&app.spotify, TRACK, 0).await;
 
     for _ in 0..3 {

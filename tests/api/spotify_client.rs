@@ -3,38 +3,29 @@
 use std::time::Duration;
 
 use base64::Engine;
-use wiremock::matchers::{body_string_contains, header, method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 #[tokio::test]
 async fn token_refresh_uses_basic_auth_and_a_form_body() {
     let app = spawn_app().await;
     let basic =
         base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .and(header("authorization", format!("Basic {basic}").as_str()))
-        .and(header("content-type", "application/x-www-form-urlencoded"))
-        .and(body_string_contains("grant_type=refresh_token"))
-        .and(body_string_contains(
-            format!("refresh_token={REFRESH_TOKEN}").as_str(),
-        ))
-        .respond_with(json(TOKEN))
+    on_token(&app.spotify)
+        .header("authorization", &format!("Basic {basic}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .form("grant_type", "refresh_token")
+        .form("refresh_token", REFRESH_TOKEN)
+        .respond(json(TOKEN))
         .expect(1)
-        .mount(&app.spotify)
         .await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .and(header(
-            "authorization",
-            format!("Bearer {ACCESS_TOKEN}").as_str(),
-        ))
-        .and(header("user-agent", now_playing::spotify::USER_AGENT))
-        .respond_with(json(TRACK))
+    on_playing(&app.spotify)
+        .header("authorization", &format!("Bearer {ACCESS_TOKEN}"))
+        .header("user-agent", now_playing::spotify::USER_AGENT)
+        .respond(json(TRACK))
         .expect(1)
-        .mount(&app.spotify)
         .await;
 
     let (status, body) = app.get_json("/now-playing").await;
@@ -71,23 +62,15 @@ async fn the_access_token_is_reused_until_a_minute_before_it_expires() {
 #[tokio::test]
 async fn a_rotated_refresh_token_replaces_the_old_one() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .and(body_string_contains(
-            format!("refresh_token={REFRESH_TOKEN}").as_str(),
-        ))
-        .respond_with(json(TOKEN_ROTATED))
+    on_token(&app.spotify)
+        .form("refresh_token", REFRESH_TOKEN)
+        .respond(json(TOKEN_ROTATED))
         .expect(1)
-        .mount(&app.spotify)
         .await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .and(body_string_contains(
-            format!("refresh_token={ROTATED_REFRESH_TOKEN}").as_str(),
-        ))
-        .respond_with(json(TOKEN))
+    on_token(&app.spotify)
+        .form("refresh_token", ROTATED_REFRESH_TOKEN)
+        .respond(json(TOKEN))
         .expect(1)
-        .mount(&app.spotify)
         .await;
     mount_playing(&app.spotify, TRACK, 2).await;
 
@@ -100,14 +83,10 @@ async fn a_rotated_refresh_token_replaces_the_old_one() {
 #[tokio::test]
 async fn a_refresh_without_a_new_refresh_token_keeps_the_old_one() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .and(body_string_contains(
-            format!("refresh_token={REFRESH_TOKEN}").as_str(),
-        ))
-        .respond_with(json(TOKEN))
+    on_token(&app.spotify)
+        .form("refresh_token", REFRESH_TOKEN)
+        .respond(json(TOKEN))
         .expect(2)
-        .mount(&app.spotify)
         .await;
     mount_playing(&app.spotify, TRACK, 2).await;
 
@@ -125,12 +104,7 @@ async fn nothing_playing_is_204_or_an_empty_body() {
     ] {
         let app = spawn_app_with(|c| c.show_recent = false).await;
         mount_token(&app.spotify, 1).await;
-        Mock::given(method("GET"))
-            .and(path(CURRENTLY_PLAYING))
-            .respond_with(response)
-            .expect(1)
-            .mount(&app.spotify)
-            .await;
+        on_playing(&app.spotify).respond(response).expect(1).await;
 
         let (status, body) = app.get_json("/now-playing").await;
         assert_eq!(status, 200);
@@ -143,12 +117,10 @@ async fn nothing_playing_is_204_or_an_empty_body() {
 async fn a_401_refreshes_once_and_retries_once() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 2).await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json_status(401, ERROR_401))
+    on_playing(&app.spotify)
+        .respond(json_status(401, ERROR_401))
         .up_to_n_times(1)
         .expect(1)
-        .mount(&app.spotify)
         .await;
     mount_playing(&app.spotify, TRACK, 1).await;
 
@@ -161,11 +133,9 @@ async fn a_401_refreshes_once_and_retries_once() {
 async fn a_401_after_the_retry_is_not_retried_again() {
     let app = spawn_app_with(|c| c.stale_max = Duration::ZERO).await;
     mount_token(&app.spotify, 2).await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json_status(401, ERROR_401))
+    on_playing(&app.spotify)
+        .respond(json_status(401, ERROR_401))
         .expect(2)
-        .mount(&app.spotify)
         .await;
 
     let (status, body) = app.get_json("/now-playing").await;
@@ -176,11 +146,9 @@ async fn a_401_after_the_retry_is_not_retried_again() {
 #[tokio::test]
 async fn invalid_grant_answers_spotify_auth_and_retries_at_most_once_a_minute() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json_status(400, INVALID_GRANT))
+    on_token(&app.spotify)
+        .respond(json_status(400, INVALID_GRANT))
         .expect(2)
-        .mount(&app.spotify)
         .await;
     mount_playing(&app.spotify, TRACK, 0).await;
 
@@ -210,16 +178,12 @@ async fn invalid_grant_answers_spotify_auth_and_retries_at_most_once_a_minute() 
 #[tokio::test]
 async fn invalid_client_answers_spotify_auth_even_with_a_last_good_answer() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json(TOKEN))
+    on_token(&app.spotify)
+        .respond(json(TOKEN))
         .up_to_n_times(1)
-        .mount(&app.spotify)
         .await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json_status(401, INVALID_CLIENT))
-        .mount(&app.spotify)
+    on_token(&app.spotify)
+        .respond(json_status(401, INVALID_CLIENT))
         .await;
     mount_playing(&app.spotify, TRACK, 1).await;
 
@@ -241,17 +205,13 @@ async fn invalid_client_answers_spotify_auth_even_with_a_last_good_answer() {
 async fn a_429_stops_calls_until_retry_after_has_passed() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json(TRACK))
+    on_playing(&app.spotify)
+        .respond(json(TRACK))
         .up_to_n_times(1)
-        .mount(&app.spotify)
         .await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json_status(429, ERROR_429).insert_header("retry-after", "120"))
+    on_playing(&app.spotify)
+        .respond(json_status(429, ERROR_429).insert_header("retry-after", "120"))
         .up_to_n_times(1)
-        .mount(&app.spotify)
         .await;
     mount_playing(&app.spotify, EPISODE, 1).await;
 
@@ -295,11 +255,9 @@ async fn a_429_stops_calls_until_retry_after_has_passed() {
 async fn a_429_without_a_last_good_answer_is_a_503_with_retry_after() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json_status(429, ERROR_429).insert_header("retry-after", "30"))
+    on_playing(&app.spotify)
+        .respond(json_status(429, ERROR_429).insert_header("retry-after", "30"))
         .expect(1)
-        .mount(&app.spotify)
         .await;
 
     let response = app.get("/now-playing").await;
@@ -313,16 +271,12 @@ async fn a_429_without_a_last_good_answer_is_a_503_with_retry_after() {
 async fn server_errors_serve_the_last_good_answer_as_stale_until_stale_max() {
     let app = spawn_app_with(|c| c.stale_max = Duration::from_secs(60)).await;
     mount_token(&app.spotify, 1).await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json(TRACK))
+    on_playing(&app.spotify)
+        .respond(json(TRACK))
         .up_to_n_times(1)
-        .mount(&app.spotify)
         .await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(ResponseTemplate::new(502))
-        .mount(&app.spotify)
+    on_playing(&app.spotify)
+        .respond(ResponseTemplate::new(502))
         .await;
 
     let (_, fresh) = app.get_json("/now-playing").await;
@@ -355,16 +309,12 @@ async fn server_errors_serve_the_last_good_answer_as_stale_until_stale_max() {
 async fn malformed_json_is_served_as_stale() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json(TRACK))
+    on_playing(&app.spotify)
+        .respond(json(TRACK))
         .up_to_n_times(1)
-        .mount(&app.spotify)
         .await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json("{\"is_playing\": tru"))
-        .mount(&app.spotify)
+    on_playing(&app.spotify)
+        .respond(json("{\"is_playing\": tru"))
         .await;
 
     app.get("/now-playing").await;
@@ -380,16 +330,12 @@ async fn malformed_json_is_served_as_stale() {
 async fn a_hanging_spotify_is_cut_off_after_five_seconds_and_served_as_stale() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json(TRACK))
+    on_playing(&app.spotify)
+        .respond(json(TRACK))
         .up_to_n_times(1)
-        .mount(&app.spotify)
         .await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json(TRACK).set_delay(Duration::from_secs(30)))
-        .mount(&app.spotify)
+    on_playing(&app.spotify)
+        .respond(json(TRACK).set_delay(Duration::from_secs(30)))
         .await;
 
     app.get("/now-playing").await;
@@ -440,22 +386,16 @@ async fn unknown_fields_and_removed_fields_do_not_break_parsing() {
 #[tokio::test]
 async fn dead_credentials_stay_dead_when_the_retry_fails_otherwise() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json(TOKEN))
+    on_token(&app.spotify)
+        .respond(json(TOKEN))
         .up_to_n_times(1)
-        .mount(&app.spotify)
         .await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json_status(400, INVALID_GRANT))
+    on_token(&app.spotify)
+        .respond(json_status(400, INVALID_GRANT))
         .up_to_n_times(1)
-        .mount(&app.spotify)
         .await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(ResponseTemplate::new(500))
-        .mount(&app.spotify)
+    on_token(&app.spotify)
+        .respond(ResponseTemplate::new(500))
         .await;
     mount_playing(&app.spotify, TRACK, 1).await;
 
@@ -487,21 +427,15 @@ async fn dead_credentials_stay_dead_when_the_retry_fails_otherwise() {
 #[tokio::test]
 async fn an_absurd_retry_after_or_token_lifetime_cannot_break_the_cache() {
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json(
+    on_token(&app.spotify)
+        .respond(json(
             r#"{"access_token":"a","token_type":"Bearer","expires_in":18446744073709551615}"#,
         ))
         .expect(1)
-        .mount(&app.spotify)
         .await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(
-            json_status(429, ERROR_429).insert_header("retry-after", "18446744073709551615"),
-        )
+    on_playing(&app.spotify)
+        .respond(json_status(429, ERROR_429).insert_header("retry-after", "18446744073709551615"))
         .expect(1)
-        .mount(&app.spotify)
         .await;
 
     for _ in 0..5 {

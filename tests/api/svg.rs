@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::json as j;
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 const COVER_PATH: &str = "/image/ab67616d00001e02da5d5aeeabacacc1263c0f4b";
 /// The first bytes of a JPEG, enough for a data URI.
@@ -50,12 +50,9 @@ async fn card(app: &TestApp, query: &str) -> (reqwest::header::HeaderMap, String
 }
 
 async fn mount_cover(app: &TestApp, response: ResponseTemplate, times: u64) {
-    Mock::given(method("GET"))
-        .and(path(COVER_PATH))
-        .respond_with(response)
+    on_image(&app.spotify, COVER_PATH)
+        .respond(response)
         .expect(times)
-        .named("cover art")
-        .mount(&app.spotify)
         .await;
 }
 
@@ -84,11 +81,7 @@ async fn every_state_and_option_is_a_valid_card() {
             if name == "nothing" { 1 } else { 0 },
         )
         .await;
-        Mock::given(method("GET"))
-            .and(path_regex("^/image/"))
-            .respond_with(jpeg())
-            .mount(&app.spotify)
-            .await;
+        on_any_image(&app.spotify).respond(jpeg()).await;
         for query in [
             "",
             "?theme=dark",
@@ -168,12 +161,7 @@ async fn art_off_spotify_hosts_is_never_fetched() {
         ]);
     });
     mount_playing(&app.spotify, &body, 1).await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/image/"))
-        .respond_with(jpeg())
-        .expect(0)
-        .mount(&app.spotify)
-        .await;
+    on_any_image(&app.spotify).respond(jpeg()).expect(0).await;
 
     let (_, svg) = card(&app, "").await;
     assert_valid_svg(&svg);
@@ -241,10 +229,8 @@ async fn a_slow_image_host_gives_a_placeholder_in_time() {
 async fn a_hanging_spotify_still_gets_a_card_in_time() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json(TRACK).set_delay(Duration::from_secs(20)))
-        .mount(&app.spotify)
+    on_playing(&app.spotify)
+        .respond(json(TRACK).set_delay(Duration::from_secs(20)))
         .await;
 
     let started = Instant::now();
@@ -269,11 +255,7 @@ async fn dead_credentials_and_rate_limits_give_a_neutral_card() {
         json_status(500, "{}"),
     ] {
         let app = spawn_app().await;
-        Mock::given(method("POST"))
-            .and(path(TOKEN_PATH))
-            .respond_with(response)
-            .mount(&app.spotify)
-            .await;
+        on_token(&app.spotify).respond(response).await;
         let (_, svg) = card(&app, "").await;
         let doc = assert_valid_svg(&svg);
         assert!(

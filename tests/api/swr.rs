@@ -4,33 +4,20 @@
 
 use std::time::{Duration, Instant};
 
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 /// Far below the 5 s call deadline and the delays below: an answer this fast did not wait
 /// for Spotify.
 const AT_ONCE: Duration = Duration::from_millis(300);
 
-/// `currently-playing` answering `body` once, at once.
-async fn mount_playing_once(app: &TestApp, body: &str) {
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(json(body))
-        .up_to_n_times(1)
-        .mount(&app.spotify)
-        .await;
-}
-
 /// `currently-playing` answering `response` after `delay`, expected `times` times.
 async fn mount_slow(app: &TestApp, response: ResponseTemplate, delay: Duration, times: u64) {
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(response.set_delay(delay))
+    on_playing(&app.spotify)
+        .respond(response.set_delay(delay))
         .expect(times)
-        .named("slow currently-playing")
-        .mount(&app.spotify)
         .await;
 }
 
@@ -38,7 +25,7 @@ async fn mount_slow(app: &TestApp, response: ResponseTemplate, delay: Duration, 
 async fn a_request_after_the_ttl_is_answered_at_once_from_the_last_state() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
-    mount_playing_once(&app, TRACK).await;
+    mount_playing_once(&app.spotify, TRACK).await;
     mount_slow(&app, json(EPISODE), Duration::from_secs(2), 1).await;
 
     let (_, first) = app.get_json("/now-playing").await;
@@ -72,7 +59,7 @@ async fn a_request_after_the_ttl_is_answered_at_once_from_the_last_state() {
 async fn with_spotify_hanging_every_route_answers_from_the_last_state_with_one_call() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
-    mount_playing_once(&app, TRACK).await;
+    mount_playing_once(&app.spotify, TRACK).await;
     mount_slow(&app, json(TRACK), Duration::from_secs(60), 1).await;
 
     assert_eq!(app.get_json("/now-playing").await.0, 200);
@@ -192,7 +179,7 @@ async fn a_viewer_who_leaves_before_the_first_answer_cancels_nothing() {
 async fn the_first_event_of_a_new_stream_is_the_last_state_without_waiting() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
-    mount_playing_once(&app, TRACK).await;
+    mount_playing_once(&app.spotify, TRACK).await;
     mount_slow(&app, json(EPISODE), Duration::from_secs(2), 1).await;
 
     app.get("/now-playing").await;

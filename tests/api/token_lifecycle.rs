@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use now_playing::config::{AdminConfig, Config, Source};
 use now_playing::storage::{AtomicWrite, read_token_file, write_token_file};
 use reqwest::Url;
-use wiremock::matchers::{body_string_contains, header, method, path, query_param};
-use wiremock::{Mock, MockServer};
+use wiremock::MockServer;
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 fn token_file_with(
     dir: &std::path::Path,
@@ -42,14 +42,10 @@ fn resolve_with_file(file: &std::path::Path, spotify: &MockServer) -> Config {
 }
 
 async fn mount_refresh(spotify: &MockServer, refresh_token: &str, body: &str, times: u64) {
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .and(body_string_contains(
-            format!("refresh_token={refresh_token}").as_str(),
-        ))
-        .respond_with(json(body))
+    on_token(spotify)
+        .form("refresh_token", refresh_token)
+        .respond(json(body))
         .expect(times)
-        .mount(spotify)
         .await;
 }
 
@@ -196,14 +192,10 @@ async fn an_interrupted_write_never_tears_the_token_file() {
 async fn after_invalid_grant_a_token_put_into_the_token_file_is_tried_within_a_minute() {
     let file = token_file_with(&scratch_dir("token-file"), REFRESH_TOKEN, None);
     let spotify = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .and(body_string_contains(
-            format!("refresh_token={REFRESH_TOKEN}").as_str(),
-        ))
-        .respond_with(json_status(400, INVALID_GRANT))
+    on_token(&spotify)
+        .form("refresh_token", REFRESH_TOKEN)
+        .respond(json_status(400, INVALID_GRANT))
         .expect(1)
-        .mount(&spotify)
         .await;
     mount_refresh(&spotify, AUTHORIZED_REFRESH_TOKEN, TOKEN, 1).await;
     mount_playing(&spotify, TRACK, 1).await;
@@ -251,11 +243,7 @@ fn with_obtained_at(obtained_at: DateTime<Utc>) -> impl FnOnce(&mut Config) {
 async fn an_expiring_refresh_token_is_warned_about_at_start_and_once_a_day() {
     let (_guard, logs) = capture_logs();
     let app = spawn_app_with(with_obtained_at(expiring_in_days(10))).await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json(TOKEN))
-        .mount(&app.spotify)
-        .await;
+    on_token(&app.spotify).respond(json(TOKEN)).await;
     mount_playing(&app.spotify, TRACK, 0).await;
     app.get("/healthz").await;
 
@@ -280,11 +268,7 @@ async fn an_expiring_refresh_token_is_warned_about_at_start_and_once_a_day() {
 async fn a_distant_expiry_is_not_warned_about() {
     let (_guard, logs) = capture_logs();
     let app = spawn_app_with(with_obtained_at(expiring_in_days(100))).await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json(TOKEN))
-        .mount(&app.spotify)
-        .await;
+    on_token(&app.spotify).respond(json(TOKEN)).await;
     app.get("/healthz").await;
     wait_until(|| logged(&logs).contains("expires in 100 days")).await;
     assert!(!logged(&logs).contains("expires soon"));
@@ -325,11 +309,9 @@ async fn readyz_names_dead_credentials_and_the_json_error_carries_the_expiry() {
         (INVALID_CLIENT, "invalid_client"),
     ] {
         let app = spawn_app_with(with_obtained_at(expiring_in_days(-1))).await;
-        Mock::given(method("POST"))
-            .and(path(TOKEN_PATH))
-            .respond_with(json_status(400, body))
+        on_token(&app.spotify)
+            .respond(json_status(400, body))
             .expect(1)
-            .mount(&app.spotify)
             .await;
         let (status, ready) = app.get_json("/readyz").await;
         assert_eq!(status, 503);
@@ -345,11 +327,9 @@ async fn readyz_names_dead_credentials_and_the_json_error_carries_the_expiry() {
 async fn readyz_says_upstream_while_spotify_fails() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .respond_with(wiremock::ResponseTemplate::new(503))
+    on_playing(&app.spotify)
+        .respond(wiremock::ResponseTemplate::new(503))
         .expect(1)
-        .mount(&app.spotify)
         .await;
     let (status, body) = app.get_json("/readyz").await;
     assert_eq!(status, 503);
@@ -491,33 +471,28 @@ async fn the_callback_swaps_in_the_new_token_and_saves_it() {
     let file = token_file_with(&scratch_dir("token-file"), REFRESH_TOKEN, None);
     let spotify = MockServer::start().await;
     // The old token is dead.
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .and(body_string_contains("grant_type=refresh_token"))
-        .respond_with(json_status(400, INVALID_GRANT))
+    on_token(&spotify)
+        .form("grant_type", "refresh_token")
+        .respond(json_status(400, INVALID_GRANT))
         .expect(1)
-        .mount(&spotify)
         .await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .and(body_string_contains("grant_type=authorization_code"))
-        .and(body_string_contains("code=fresh-code"))
-        .and(body_string_contains(
-            "redirect_uri=https%3A%2F%2Fnp.example.com%2Fauth%2Fcallback",
-        ))
-        .respond_with(json(TOKEN_AUTHORIZED))
+    on_token(&spotify)
+        .form("grant_type", "authorization_code")
+        .form("code", "fresh-code")
+        .form(
+            "redirect_uri",
+            "https%3A%2F%2Fnp.example.com%2Fauth%2Fcallback",
+        )
+        .respond(json(TOKEN_AUTHORIZED))
         .expect(1)
-        .mount(&spotify)
         .await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .and(header(
+    on_playing(&spotify)
+        .header(
             "authorization",
-            format!("Bearer {AUTHORIZED_ACCESS_TOKEN}").as_str(),
-        ))
-        .respond_with(json(TRACK))
+            &format!("Bearer {AUTHORIZED_ACCESS_TOKEN}"),
+        )
+        .respond(json(TRACK))
         .expect(1)
-        .mount(&spotify)
         .await;
     let mut config = resolve_with_file(&file, &spotify);
     config.admin = admin_config(&spotify).admin;
@@ -572,12 +547,10 @@ async fn the_callback_swaps_in_the_new_token_and_saves_it() {
 #[tokio::test]
 async fn unknown_expired_and_declined_states_change_nothing() {
     let spotify = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .and(body_string_contains("grant_type=authorization_code"))
-        .respond_with(json(TOKEN_AUTHORIZED))
+    on_token(&spotify)
+        .form("grant_type", "authorization_code")
+        .respond(json(TOKEN_AUTHORIZED))
         .expect(0)
-        .mount(&spotify)
         .await;
     let config = admin_config(&spotify);
     let app = spawn_with_config(spotify, config).await;
@@ -668,11 +641,9 @@ async fn check_says_all_is_well_and_what_plays() {
 #[tokio::test]
 async fn check_names_the_command_that_fixes_dead_credentials() {
     let spotify = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json_status(400, INVALID_GRANT))
+    on_token(&spotify)
+        .respond(json_status(400, INVALID_GRANT))
         .expect(1)
-        .mount(&spotify)
         .await;
     mount_playing(&spotify, TRACK, 0).await;
     let (code, out) = check(&spotify, &[]).await;
@@ -687,16 +658,14 @@ async fn check_names_the_command_that_fixes_dead_credentials() {
 #[tokio::test]
 async fn check_warns_about_a_missing_scope_and_an_unknown_expiry() {
     let spotify = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json(r#"{"access_token":"a","token_type":"Bearer","expires_in":3600,"scope":"user-read-currently-playing"}"#))
-        .mount(&spotify)
+    on_token(&spotify)
+        .respond(json(
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":3600,"scope":"user-read-currently-playing"}"#,
+        ))
         .await;
-    Mock::given(method("GET"))
-        .and(path(CURRENTLY_PLAYING))
-        .and(query_param("additional_types", "track,episode"))
-        .respond_with(wiremock::ResponseTemplate::new(204))
-        .mount(&spotify)
+    on_playing(&spotify)
+        .query("additional_types", "track,episode")
+        .respond(wiremock::ResponseTemplate::new(204))
         .await;
     let (code, out) = check(&spotify, &[]).await;
     assert_eq!(code, Some(1), "recent tracks are on but cannot work: {out}");
@@ -744,10 +713,8 @@ async fn public_url_for_auth_must_be_https_or_loopback() {
 async fn dead_credentials_are_explained_once_in_the_log_however_long_they_stay_dead() {
     let (_guard, logs) = capture_logs();
     let app = spawn_app().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(json_status(400, INVALID_GRANT))
-        .mount(&app.spotify)
+    on_token(&app.spotify)
+        .respond(json_status(400, INVALID_GRANT))
         .await;
     for _ in 0..18 {
         app.get("/now-playing").await;

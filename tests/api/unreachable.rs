@@ -11,6 +11,7 @@ use tokio_rustls::rustls;
 use wiremock::MockServer;
 
 use crate::helpers::*;
+use crate::spotify_mock::*;
 
 /// A certificate for 127.0.0.1 and localhost that no CA signed, valid until 2126
 /// (`openssl req -x509`, see `fixtures/README.md`).
