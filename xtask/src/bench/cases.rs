@@ -26,6 +26,11 @@ const T_RSS_BIG_BYTES: u64 = 25_000_000;
 const T_RSS_STREAMS_BYTES: u64 = 60_000_000;
 /// Issue 11: p99 of cached `/now-playing` at 256 connections.
 const T_BIG_P99_MS: f64 = 10.0;
+/// Issue 11: these routes with a browser's `Accept-Encoding`, against identity.
+const ENCODED_ROUTES: [&str; 2] = ["/now-playing", "/embed"];
+const T_ENCODED_RATIO: f64 = 0.8;
+/// Issue 11: `RUST_LOG=info` against `RUST_LOG=warn`.
+const T_INFO_RATIO: f64 = 0.85;
 
 /// What each route must answer with.
 fn content_type(path: &str) -> &'static str {
@@ -370,7 +375,7 @@ impl Bench {
             self.args.connections,
             kib_mb(peak)
         );
-        // Kept for the compressed case's identity comparison.
+        // Kept for the compressed case's unpaired routes and the info case's `RUST_LOG=warn`.
         self.identity_rps = routes
             .iter()
             .map(|p| {
@@ -391,6 +396,8 @@ impl Bench {
         util::reset_peak_memory(server.pid);
         let header = format!("Accept-Encoding: {BROWSER_ENCODING}");
         let load = self.load(self.args.connections, &[&header]);
+        let identity = self.load(self.args.connections, &[]);
+        let rounds = self.args.rounds.max(1);
         let mut rows = Vec::new();
         for path in self.args.routes.clone() {
             let name = path.trim_start_matches('/').replace('/', "-");
@@ -400,41 +407,77 @@ impl Bench {
                 "/healthz",
                 &load,
             )?;
-            let route = self.wrk(&format!("gz-{name}"), server, &path, &load)?;
-            let identity = self
-                .identity_rps
-                .get(&path)
-                .map_or("-".into(), |rps| fmt(route.run.rps / rps, 3));
+            let (encoded, versus) = if ENCODED_ROUTES.contains(&path.as_str()) {
+                // Each encoded run right after an identity run of the same route: the pair
+                // sees the same machine, whatever wrk and the server did before.
+                let mut encoded = Vec::new();
+                let mut ratios = Vec::new();
+                for round in 1..=rounds {
+                    let plain = self.wrk(
+                        &format!("gz-r{round}-identity-{name}"),
+                        server,
+                        &path,
+                        &identity,
+                    )?;
+                    let route = self.wrk(&format!("gz-r{round}-{name}"), server, &path, &load)?;
+                    ratios.push(route.run.rps / plain.run.rps);
+                    encoded.push(route);
+                }
+                let med = median(&ratios);
+                self.report.target(
+                    format!("browser-encoded `{path}` req/s ÷ identity req/s (issue 11)"),
+                    format!("**{}** [{}]", fmt(med, 3), join(&ratios, 3)),
+                    format!("≥ {T_ENCODED_RATIO}"),
+                    Verdict::of(med >= T_ENCODED_RATIO),
+                );
+                (
+                    encoded,
+                    format!("{} [{}], paired", fmt(med, 3), join(&ratios, 3)),
+                )
+            } else {
+                let route = self.wrk(&format!("gz-{name}"), server, &path, &load)?;
+                let versus = self.identity_rps.get(&path).map_or("-".into(), |rps| {
+                    format!(
+                        "{}, ÷ the ratio rounds' median",
+                        fmt(route.run.rps / rps, 3)
+                    )
+                });
+                (vec![route], versus)
+            };
+            let of =
+                |f: &dyn Fn(&Measured) -> f64| median(&encoded.iter().map(f).collect::<Vec<_>>());
+            let rps = of(&|m| m.run.rps);
             rows.push(vec![
                 format!("`{path}`"),
                 sizes.get(&path).map_or("-".into(), |s| s.1.clone()),
-                fmt(route.run.rps, 0),
-                fmt(route.run.p99, 2),
+                fmt(rps, 0),
+                fmt(of(&|m| m.run.p99), 2),
                 fmt(healthz.run.rps, 0),
-                fmt(route.run.rps / healthz.run.rps, 3),
-                identity,
-                format!("{}+{}", fmt(route.cpu.0, 1), fmt(route.cpu.1, 1)),
+                fmt(rps / healthz.run.rps, 3),
+                versus,
+                format!("{}+{}", fmt(of(&|m| m.cpu.0), 1), fmt(of(&|m| m.cpu.1), 1)),
             ]);
         }
         let peak = util::memory(server.pid).map_or(0, |m| m.1);
+        let paired = ENCODED_ROUTES.map(|p| format!("`{p}`")).join(" and ");
         let body = table(
             &[
                 "route",
                 "bytes sent, encoding",
                 "req/s",
                 "p99 ms",
-                "paired `/healthz` req/s",
+                "`/healthz` req/s (run before)",
                 "ratio",
-                "÷ identity req/s (median of the ratio rounds)",
+                "÷ identity req/s",
                 "server CPU µs/req user+sys",
             ],
             &rows,
         ) + &format!(
-            "\nPeak RSS (VmHWM) during these compressed runs: {peak} kB ({} MB).\n",
+            "\n{paired}: {rounds} rounds, each an identity run of the route right before the encoded one; req/s, p99 and CPU are medians over the rounds, \"÷ identity\" the median of the per-round ratios. Other routes: one encoded run, against the median identity req/s of the ratio rounds.\n\nPeak RSS (VmHWM) during these compressed runs: {peak} kB ({} MB).\n",
             kib_mb(peak)
         );
         self.report.section(
-            &format!("With a browser's `Accept-Encoding: {BROWSER_ENCODING}` (one round)"),
+            &format!("With a browser's `Accept-Encoding: {BROWSER_ENCODING}`"),
             body,
         );
         Ok(())
@@ -618,7 +661,7 @@ impl Bench {
         let bytes_before = log_size();
         let load = self.load(self.args.connections, &[]);
         let mut rows = Vec::new();
-        let mut logged = 0;
+        let mut counted = Vec::new();
         for path in self.args.info_routes.clone() {
             let name = path.trim_start_matches('/').replace('/', "-");
             let healthz = self.wrk(
@@ -628,32 +671,89 @@ impl Bench {
                 &load,
             )?;
             let route = self.wrk(&format!("info-{name}"), &server, &path, &load)?;
-            logged += route.run.requests;
+            // The `RUST_LOG=warn` server is the main one, measured earlier in this run.
+            let warn = self.identity_rps.get(&path).copied();
+            let (versus, verdict) = match warn {
+                Some(warn) => {
+                    let ratio = route.run.rps / warn;
+                    (
+                        format!(
+                            "**{}**; {} vs {} req/s (`RUST_LOG=warn`: median of the ratio rounds)",
+                            fmt(ratio, 3),
+                            fmt(route.run.rps, 0),
+                            fmt(warn, 0)
+                        ),
+                        Verdict::of(ratio >= T_INFO_RATIO),
+                    )
+                }
+                None => (
+                    "- (`RUST_LOG=warn` not measured: no ratio round of this route)".into(),
+                    Verdict::NotMeasured,
+                ),
+            };
+            self.report.target(
+                format!("`RUST_LOG=info` `{path}` req/s ÷ `RUST_LOG=warn` req/s (issue 11)"),
+                versus,
+                format!("≥ {T_INFO_RATIO}"),
+                verdict,
+            );
             rows.push(vec![
                 format!("`{path}`"),
                 fmt(route.run.rps, 0),
                 fmt(route.run.p99, 2),
                 fmt(healthz.run.rps, 0),
                 fmt(route.run.rps / healthz.run.rps, 3),
+                warn.map_or("-".into(), |warn| fmt(route.run.rps / warn, 3)),
                 format!("{}+{}", fmt(route.cpu.0, 1), fmt(route.cpu.1, 1)),
             ]);
+            counted.push((path, route.run.requests));
         }
         let bytes = log_size().saturating_sub(bytes_before);
-        let path = server.log.clone();
-        server.stop().await;
-        // The log is large: keep its head.
-        let head: Vec<String> = std::fs::read_to_string(&path)
-            .unwrap_or_default()
+        let metrics = util::get(&server.address(), "/metrics", &[], Duration::from_secs(5))
+            .await
+            .map(|r| r.text())
+            .unwrap_or_default();
+        let dropped = metrics
             .lines()
-            .take(50)
-            .map(str::to_owned)
-            .collect();
+            .find_map(|l| l.strip_prefix("now_playing_log_lines_dropped_total "))
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .map(|n| n as u64);
+        let path = server.log.clone();
+        // Shutdown writes out every line still buffered.
+        server.stop().await;
+        let file = std::io::BufReader::new(std::fs::File::open(&path)?);
+        let (head, logged) = read_request_log(file, 50)?;
         std::fs::write(
             self.results.join("server-info.head.log"),
             head.join("\n") + "\n",
         )?;
         let _ = std::fs::remove_file(&path);
-        let per = bytes.checked_div(logged).unwrap_or(0);
+
+        let all = counted
+            .iter()
+            .all(|(path, requests)| logged.get(path).copied().unwrap_or(0) >= *requests);
+        let per_route: Vec<String> = counted
+            .iter()
+            .map(|(path, requests)| {
+                format!(
+                    "`{path}` {} of {requests}",
+                    logged.get(path).copied().unwrap_or(0)
+                )
+            })
+            .collect();
+        self.report.target(
+            "every request logged at `RUST_LOG=info` (issue 11)",
+            format!(
+                "{} requests logged, {} dropped",
+                per_route.join(", "),
+                dropped.map_or("? (not in /metrics)".into(), |d| d.to_string())
+            ),
+            "all",
+            Verdict::of(all && dropped.unwrap_or(0) == 0),
+        );
+
+        let requests: u64 = counted.iter().map(|(_, n)| n).sum();
+        let per = bytes.checked_div(requests).unwrap_or(0);
         let body = table(
             &[
                 "route",
@@ -661,11 +761,12 @@ impl Bench {
                 "p99 ms",
                 "paired `/healthz` req/s",
                 "ratio",
+                "÷ `RUST_LOG=warn` req/s",
                 "server CPU µs/req user+sys",
             ],
             &rows,
         ) + &format!(
-            "\n{bytes} bytes of log for {logged} logged requests ({per} bytes per request).\n"
+            "\n{bytes} bytes of log for {requests} requests ({per} bytes per request). Request lines are counted after shutdown, which writes out the buffered ones; a route's count must reach wrk's, which leaves out the requests in flight when wrk stops (served and logged all the same).\n"
         );
         self.report.section(
             "RUST_LOG=info (one log line per request, to a file; `/healthz` logs at debug)",
@@ -734,5 +835,63 @@ impl Bench {
             Verdict::of(med >= 0.85),
         );
         Ok(())
+    }
+}
+
+/// The first `head` lines of a server log in the pretty format, and its request lines
+/// counted by path, read a line at a time (at `RUST_LOG=info` it is large).
+fn read_request_log(
+    mut log: impl std::io::BufRead,
+    head: usize,
+) -> std::io::Result<(Vec<String>, BTreeMap<String, u64>)> {
+    let mut first = Vec::new();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if log.read_line(&mut line)? == 0 {
+            break;
+        }
+        // An older binary may colour its log even into a file.
+        let plain: std::borrow::Cow<str> = if line.contains('\x1b') {
+            strip_ansi(&line).into()
+        } else {
+            line.as_str().into()
+        };
+        let text = plain.trim_end();
+        if first.len() < head {
+            first.push(text.to_owned());
+        }
+        let path = text
+            .split_once(" INFO request ")
+            .and_then(|(_, fields)| fields.split_once(" path=\""))
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(path, _)| path);
+        if let Some(path) = path {
+            *counts.entry(path.to_owned()).or_default() += 1;
+        }
+    }
+    Ok((first, counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_lines_are_counted_by_path_and_other_lines_are_not() {
+        let log = "\
+2026-12-02T15:55:12.000001Z  INFO listening address=127.0.0.1:8080
+2026-12-02T15:55:12.000002Z  INFO request method=GET path=\"/now-playing\" status=200 elapsed_us=31 client=127.0.0.1
+2026-12-02T15:55:12.000003Z  INFO request method=GET path=\"/now-playing.svg\" status=200 elapsed_us=40 client=127.0.0.1
+\x1b[2m2026-12-02T15:55:12.000004Z\x1b[0m \x1b[32m INFO\x1b[0m request \x1b[3mmethod\x1b[0m\x1b[2m=\x1b[0mGET \x1b[3mpath\x1b[0m\x1b[2m=\x1b[0m\"/now-playing\"
+2026-12-02T15:55:12.000005Z  WARN spotify: request failed path=\"/v1/me\"
+";
+        let (head, counts) = read_request_log(log.as_bytes(), 2).unwrap();
+        assert_eq!(head.len(), 2);
+        assert!(head[1].ends_with("client=127.0.0.1"));
+        assert_eq!(counts.get("/now-playing"), Some(&2));
+        assert_eq!(counts.get("/now-playing.svg"), Some(&1));
+        assert_eq!(counts.len(), 2);
     }
 }

@@ -33,13 +33,15 @@ pub enum Case {
     Startup,
     /// Each route's throughput as a ratio to `/healthz` on the same server, rounds interleaved.
     Ratio,
-    /// The same with a browser's `Accept-Encoding` (one round).
+    /// The same with a browser's `Accept-Encoding`; issue 11: `/now-playing` and `/embed` in
+    /// rounds, each encoded run paired with an identity run right before it.
     Compressed,
     /// Peak RSS with `--big-connections` connections, and their p99.
     Rss,
     /// RSS with `--event-streams` open event streams.
     Streams,
-    /// A server with `RUST_LOG=info` (a log line per request, to a file).
+    /// A server with `RUST_LOG=info` (a log line per request, to a file); issue 11: against
+    /// the main server at `RUST_LOG=warn`, and every request logged.
     Info,
     /// Issue 8: cached `/now-playing` while Spotify answers in 400 ms and `CACHE_TTL=2`.
     Swr,
@@ -169,7 +171,7 @@ pub struct Bench {
     /// The servers' working directory: empty, so that no `.env` is read.
     empty_dir: PathBuf,
     report: Report,
-    /// Median req/s of each route in the ratio rounds (identity encoding).
+    /// Median req/s of each route in the ratio rounds (identity encoding, `RUST_LOG=warn`).
     identity_rps: std::collections::BTreeMap<String, f64>,
 }
 

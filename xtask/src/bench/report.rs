@@ -6,6 +6,8 @@ use std::fmt::Write;
 pub enum Verdict {
     Pass,
     Fail,
+    /// What it is compared with was not measured in this run (its case did not run).
+    NotMeasured,
 }
 
 impl Verdict {
@@ -17,6 +19,7 @@ impl Verdict {
         match self {
             Verdict::Pass => "PASS",
             Verdict::Fail => "FAIL",
+            Verdict::NotMeasured => "NOT MEASURED",
         }
     }
 }
