@@ -41,6 +41,7 @@ impl Application {
         let listener = TcpListener::bind(address)
             .await
             .map_err(|source| StartupError::Bind { address, source })?;
+        crate::render::assets::prepare();
         let state = AppState::new(config, clock);
         Ok(Self { listener, state })
     }

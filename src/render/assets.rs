@@ -1,17 +1,20 @@
 //! The static files (CSS, JavaScript, icons), compiled into the binary, each with its ETag
-//! and a content hash for cache-busting URLs. `routes::assets` serves them.
+//! a content hash for cache-busting URLs and its gzip and brotli encodings. `routes::assets`
+//! serves them.
 
 use std::sync::LazyLock;
 
-use axum::http::HeaderValue;
+use axum::body::Bytes;
+use axum::http::StatusCode;
+
+use super::Rendered;
 
 pub struct Asset {
     pub name: &'static str,
-    pub content_type: &'static str,
-    pub bytes: &'static [u8],
-    pub etag: HeaderValue,
     /// Short content hash, for cache-busting URLs.
     pub version: String,
+    /// The file as a response body with its `ETag`, and its gzip and brotli encodings.
+    pub rendered: Rendered,
 }
 
 macro_rules! asset {
@@ -34,18 +37,27 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     ]
     .into_iter()
     .map(|(name, content_type, bytes)| {
-        let etag = super::etag(bytes);
-        let version = etag.to_str().unwrap_or_default().trim_matches('"')[..10].to_owned();
+        let rendered = Rendered::new(
+            StatusCode::OK,
+            content_type,
+            Bytes::from_static(bytes),
+            None,
+        );
+        let etag = rendered.etag.to_str().unwrap_or_default();
+        let version = etag.trim_matches('"')[..10].to_owned();
         Asset {
             name,
-            content_type,
-            bytes,
-            etag,
             version,
+            rendered: rendered.compressed(),
         }
     })
     .collect()
 });
+
+/// Compresses every asset now, at start, rather than for the first visitor.
+pub fn prepare() {
+    LazyLock::force(&ASSETS);
+}
 
 pub fn find(name: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.name == name)

@@ -90,7 +90,7 @@ impl ListRenders {
         if let Some(found) = self.get(snapshot, &key) {
             return found;
         }
-        let rendered = Arc::new(render());
+        let rendered = Arc::new(render().compressed());
         let mut slot = self.slots[snapshot.id.index()]
             .write()
             .unwrap_or_else(|e| e.into_inner());

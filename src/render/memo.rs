@@ -1,6 +1,7 @@
 //! [`Renders`]: every representation of the newest now-playing state, each rendered once.
 //! Keyed by the state's generation, so the domain cache knows nothing of presentation. The
-//! hot path (a cached JSON) takes one read lock and clones an `Arc`: no allocation.
+//! hot path (a cached JSON) takes one read lock and clones an `Arc`: no allocation. Each
+//! representation is compressed when it is rendered ([`Rendered::compressed`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -52,7 +53,7 @@ impl Renders {
                 return Arc::clone(json);
             }
         }
-        let rendered = Arc::new(super::json(&snapshot.view));
+        let rendered = Arc::new(super::json(&snapshot.view).compressed());
         self.keep(snapshot.generation, |slot| {
             slot.json = Some(Arc::clone(&rendered));
         });
@@ -85,7 +86,7 @@ impl Renders {
         if let Some(found) = self.get(snapshot, surface, params) {
             return found;
         }
-        let rendered = Arc::new(render());
+        let rendered = Arc::new(render().compressed());
         self.keep(snapshot.generation, |slot| {
             let others = &mut slot.others[index(surface)];
             if others.len() < MEMO_CAPACITY {

@@ -3,6 +3,7 @@
 //! generation ([`Renders`], [`lists::ListRenders`]), with its strong `ETag`.
 
 pub mod assets;
+pub mod encoding;
 pub mod html;
 pub mod landing;
 pub mod list_params;
@@ -20,6 +21,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::now_playing::View;
+pub use encoding::{Coding, Encodings};
 pub use memo::Renders;
 pub use params::WidgetParams;
 
@@ -32,6 +34,8 @@ pub struct Rendered {
     /// Strong validator: a hash of the body.
     pub etag: HeaderValue,
     pub csp: Option<HeaderValue>,
+    /// The body compressed, once, for clients that accept it: see [`Rendered::compressed`].
+    pub encodings: Encodings,
 }
 
 impl Rendered {
@@ -48,6 +52,22 @@ impl Rendered {
             etag: etag(&body),
             csp: csp.and_then(|c| HeaderValue::from_str(&c).ok()),
             body,
+            encodings: Encodings::default(),
+        }
+    }
+
+    /// With its gzip and brotli encodings, for a representation that is kept and served
+    /// many times.
+    pub fn compressed(mut self) -> Self {
+        self.encodings = Encodings::of(&self.body, &self.etag);
+        self
+    }
+
+    /// The body and `ETag` of the encoding `coding`, or of the identity when there is none.
+    pub fn encoded(&self, coding: Coding) -> (&Bytes, &HeaderValue) {
+        match self.encodings.get(coding) {
+            Some(encoded) => (&encoded.body, &encoded.etag),
+            None => (&self.body, &self.etag),
         }
     }
 }

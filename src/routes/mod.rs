@@ -50,7 +50,9 @@ pub fn router(state: AppState) -> Router {
             "/now-playing/events",
             get(events::events).options(cors::preflight),
         )
-        .route("/", get(landing::landing))
+        // Rendered per request (its snippets name the host asked for): compressed per
+        // request, at the fastest level. Every other representation is compressed once.
+        .route("/", get(landing::landing).layer(fast_compression()))
         .route("/embed", get(widget::embed))
         .route("/now-playing.svg", get(svg::card))
         .route("/now-playing/open", get(json::open))
@@ -90,7 +92,7 @@ pub fn router(state: AppState) -> Router {
         .route("/embed/top/tracks", get(lists::top_tracks_embed))
         .route("/embed/top/artists", get(lists::top_artists_embed));
     if state.config.metrics {
-        router = router.route("/metrics", get(metrics::metrics));
+        router = router.route("/metrics", get(metrics::metrics).layer(fast_compression()));
     }
     let cors = cors::Cors::new(&state.config.cors_allow_origins);
     let observer = Observer {
@@ -99,9 +101,6 @@ pub fn router(state: AppState) -> Router {
     };
     router
         .fallback(not_found)
-        // The fastest level: at the default, brotli took milliseconds per response and
-        // cut throughput fifty-fold (BENCHMARKS.md); responses here are small anyway.
-        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -109,6 +108,12 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(observer, observe))
         .layer(Extension(cors))
         .with_state(state)
+}
+
+/// For responses made per request: at the default level, brotli took milliseconds per
+/// response and cut throughput fifty-fold (BENCHMARKS.md).
+fn fast_compression() -> CompressionLayer {
+    CompressionLayer::new().quality(CompressionLevel::Fastest)
 }
 
 #[derive(Clone)]
@@ -182,10 +187,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Widget {
 }
 
 /// A memoised representation as a response, or `304` when the client has it already.
-/// The two request headers the widget routes read, taken without copying the header map,
+/// The three request headers the widget routes read, taken without copying the header map,
 /// and the CORS policy that answers the `Origin`.
 pub struct Caller {
     pub if_none_match: Option<HeaderValue>,
+    pub accept_encoding: Option<HeaderValue>,
     pub origin: Option<HeaderValue>,
     cors: Option<Arc<cors::Cors>>,
 }
@@ -195,6 +201,7 @@ impl Caller {
     pub fn same_origin(if_none_match: Option<HeaderValue>) -> Self {
         Self {
             if_none_match,
+            accept_encoding: None,
             origin: None,
             cors: None,
         }
@@ -214,6 +221,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Self {
             if_none_match: parts.headers.get(header::IF_NONE_MATCH).cloned(),
+            accept_encoding: parts.headers.get(header::ACCEPT_ENCODING).cloned(),
             origin: parts.headers.get(header::ORIGIN).cloned(),
             cors: parts.extensions.get().cloned(),
         })
@@ -221,19 +229,30 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 }
 
 pub fn cached_response(state: &State<AppState>, caller: &Caller, rendered: &Rendered) -> Response {
+    respond(caller, rendered, state.cache_control.clone())
+}
+
+/// A rendered representation in the encoding the caller prefers, with `cache_control` when
+/// it succeeded, or `304` when the caller has that encoding already.
+pub fn respond(caller: &Caller, rendered: &Rendered, cache_control: HeaderValue) -> Response {
     // An error is not cached by anyone, and never answered with 304 (RFC 9110 13.2.1).
     let success = rendered.status.is_success();
     let cache_control = if success {
-        state.cache_control.clone()
+        cache_control
     } else {
         HeaderValue::from_static("no-store")
     };
-    if success && etag_matches(caller.if_none_match.as_ref(), &rendered.etag) {
+    let coding = rendered
+        .encodings
+        .negotiate(caller.accept_encoding.as_ref());
+    let (body, etag) = rendered.encoded(coding);
+    if success && etag_matches(caller.if_none_match.as_ref(), etag) {
         return (
             StatusCode::NOT_MODIFIED,
             [
-                (header::ETAG, rendered.etag.clone()),
+                (header::ETAG, etag.clone()),
                 (header::CACHE_CONTROL, cache_control),
+                (header::VARY, VARY_ENCODING),
             ],
         )
             .into_response();
@@ -245,19 +264,25 @@ pub fn cached_response(state: &State<AppState>, caller: &Caller, rendered: &Rend
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(rendered.content_type),
             ),
-            (header::ETAG, rendered.etag.clone()),
+            (header::ETAG, etag.clone()),
             (header::CACHE_CONTROL, cache_control),
+            (header::VARY, VARY_ENCODING),
         ],
-        rendered.body.clone(),
+        body.clone(),
     )
         .into_response();
+    let headers = response.headers_mut();
+    if let Some(encoding) = coding.header() {
+        headers.insert(header::CONTENT_ENCODING, encoding);
+    }
     if let Some(csp) = &rendered.csp {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, csp.clone());
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp.clone());
     }
     response
 }
+
+/// Sent with every representation that has compressed forms, so caches keep them apart.
+const VARY_ENCODING: HeaderValue = HeaderValue::from_static("accept-encoding");
 
 /// `If-None-Match` with weak comparison, as RFC 9110 asks for GET.
 fn etag_matches(if_none_match: Option<&HeaderValue>, etag: &HeaderValue) -> bool {

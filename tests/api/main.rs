@@ -7,6 +7,7 @@ mod cache;
 mod config;
 mod demo;
 mod edge;
+mod encoding;
 mod escaping;
 mod events;
 mod headers;

@@ -1,0 +1,162 @@
+//! Compression once per state: every representation in every coding a client may ask for
+//! decodes to the identity body, with its own `ETag`, `Vary: Accept-Encoding`, and a `304`
+//! only for the coding the client holds.
+
+use std::io::Read;
+
+use now_playing::config::{Config, Source};
+
+use crate::helpers::*;
+
+async fn spawn_demo() -> TestApp {
+    let spotify = wiremock::MockServer::start().await;
+    let config = Config {
+        source: Source::Demo,
+        port: 0,
+        ..Config::default()
+    };
+    spawn_with_config(spotify, config).await
+}
+
+/// Every route whose representation is kept and compressed once.
+const ROUTES: [&str; 16] = [
+    "/now-playing",
+    "/now-playing.html",
+    "/embed",
+    "/now-playing.svg",
+    "/recently-played",
+    "/recently-played.html",
+    "/recently-played.svg",
+    "/embed/recently-played",
+    "/top/tracks?range=long&limit=50",
+    "/top/tracks.html",
+    "/top/artists.svg?theme=dark",
+    "/embed/top/artists",
+    "/static/widget.css",
+    "/static/embed.js",
+    "/static/landing.js",
+    "/static/favicon.svg",
+];
+
+async fn fetch(app: &TestApp, path: &str, accept: Option<&str>) -> reqwest::Response {
+    let mut request = app.http.get(app.url(path));
+    if let Some(accept) = accept {
+        request = request.header("accept-encoding", accept);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path} with {accept:?}");
+    response
+}
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match coding {
+        "gzip" => flate2::read::GzDecoder::new(body).read_to_end(&mut out),
+        "br" => brotli::Decompressor::new(body, 4096).read_to_end(&mut out),
+        other => panic!("unexpected content-encoding {other}"),
+    }
+    .unwrap_or_else(|e| panic!("{coding} does not decode: {e}"));
+    out
+}
+
+#[tokio::test]
+async fn every_encoding_decodes_to_the_identity_body() {
+    let app = spawn_demo().await;
+    for path in ROUTES {
+        let identity = fetch(&app, path, None).await;
+        assert_eq!(header(&identity, "content-encoding"), None, "{path}");
+        assert_eq!(
+            header(&identity, "vary").as_deref(),
+            Some("accept-encoding"),
+            "{path}"
+        );
+        let identity_etag = header(&identity, "etag").unwrap();
+        let plain = identity.bytes().await.unwrap();
+        let mut etags = vec![identity_etag.clone()];
+        for (accept, coding) in [
+            ("gzip", "gzip"),
+            ("br", "br"),
+            ("gzip, deflate, br, zstd", "br"),
+            ("br;q=0.5, gzip", "gzip"),
+            ("*", "br"),
+        ] {
+            let response = fetch(&app, path, Some(accept)).await;
+            assert_eq!(
+                header(&response, "content-encoding").as_deref(),
+                Some(coding),
+                "{path} with Accept-Encoding: {accept}"
+            );
+            assert_eq!(
+                header(&response, "vary").as_deref(),
+                Some("accept-encoding")
+            );
+            let etag = header(&response, "etag").unwrap();
+            assert_eq!(
+                etag,
+                format!("\"{}-{coding}\"", identity_etag.trim_matches('"')),
+                "{path}: the ETag names the coding"
+            );
+            let body = response.bytes().await.unwrap();
+            assert!(body.len() < plain.len(), "{path}: {coding} is smaller");
+            assert_eq!(
+                decode(coding, &body),
+                plain,
+                "{path}: {coding} decodes to the body"
+            );
+            etags.push(etag);
+        }
+        etags.sort();
+        etags.dedup();
+        assert_eq!(etags.len(), 3, "{path}: one ETag per coding: {etags:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_304_is_only_for_the_coding_the_client_holds() {
+    let app = spawn_demo().await;
+    let br = fetch(&app, "/embed", Some("br")).await;
+    let br_etag = header(&br, "etag").unwrap();
+    let again = app
+        .http
+        .get(app.url("/embed"))
+        .header("accept-encoding", "gzip, deflate, br, zstd")
+        .header("if-none-match", &br_etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(header(&again, "etag").as_deref(), Some(br_etag.as_str()));
+    assert_eq!(header(&again, "vary").as_deref(), Some("accept-encoding"));
+    // The same validator from a client that now takes identity only: the full body.
+    let identity = app
+        .http
+        .get(app.url("/embed"))
+        .header("accept-encoding", "identity")
+        .header("if-none-match", &br_etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(identity.status(), 200);
+    assert_eq!(header(&identity, "content-encoding"), None);
+}
+
+#[tokio::test]
+async fn refused_codings_are_not_sent() {
+    let app = spawn_demo().await;
+    for accept in ["identity", "br;q=0, gzip;q=0", "deflate, zstd", "*;q=0", ""] {
+        let response = fetch(&app, "/now-playing.svg", Some(accept)).await;
+        assert_eq!(header(&response, "content-encoding"), None, "{accept:?}");
+    }
+    let response = fetch(&app, "/now-playing.svg", Some("br;q=0, *")).await;
+    assert_eq!(
+        header(&response, "content-encoding").as_deref(),
+        Some("gzip")
+    );
+}
