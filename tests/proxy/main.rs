@@ -97,6 +97,19 @@ fn origin_requests(server: &Server, path: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// [`origin_requests`] once at least `at_least` are logged, or after 5 s: the log is written
+/// by a background thread, so the last lines may arrive a moment after the responses.
+async fn logged_requests(server: &Server, path: &str, at_least: usize) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let logged = origin_requests(server, path);
+        if logged.len() >= at_least || Instant::now() >= deadline {
+            return logged;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs nginx: run by .ci/run"]
 async fn the_event_stream_passes_through_nginx_default_buffering() {
@@ -144,7 +157,7 @@ async fn nginx_proxy_cache_absorbs_the_json_route() {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let hits = origin_requests(&origin, "/now-playing").len();
+    let hits = logged_requests(&origin, "/now-playing", 2).await.len();
     println!("{sent} requests through nginx in {elapsed:.1} s; the origin saw {hits}");
     assert!(sent >= 200, "only {sent} requests sent");
     // One per TTL (1 s) while the window lasts, plus the first and one in flight at the end.
@@ -195,7 +208,8 @@ async fn x_forwarded_for_from_nginx_keys_the_lockout() {
         "the owner, another client behind the same proxy, is not locked out"
     );
 
-    let clients: Vec<String> = origin_requests(&origin, "/auth/login")
+    let clients: Vec<String> = logged_requests(&origin, "/auth/login", 7)
+        .await
         .iter()
         .map(|v| v["client"].as_str().unwrap_or_default().to_owned())
         .collect();
