@@ -12,7 +12,28 @@ use now_playing::telemetry;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc keeps freed memory for reuse: at its defaults the server held about 30 MB where
+/// musl's allocator held 8. Returning free pages at once, and committing arena memory only as
+/// it is used, brings it back to about 15 MB at no measurable cost (BENCHMARKS.md, issue 11).
+#[cfg(target_env = "musl")]
+fn tune_allocator() {
+    // mimalloc's own setter, linked in with it; the numbers are `mi_option_t` of mimalloc
+    // v3's `mimalloc.h` (the version the `mimalloc` crate builds by default).
+    unsafe extern "C" {
+        fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+    }
+    const ARENA_EAGER_COMMIT: std::ffi::c_int = 4;
+    const PURGE_DELAY: std::ffi::c_int = 15;
+    // SAFETY: plain setters of mimalloc's option table, valid at any time.
+    unsafe {
+        mi_option_set(ARENA_EAGER_COMMIT, 0);
+        mi_option_set(PURGE_DELAY, 0);
+    }
+}
+
 fn main() -> ExitCode {
+    #[cfg(target_env = "musl")]
+    tune_allocator();
     if let Err(e) = dotenvy::from_path(now_playing::config::dotenv_path())
         && !e.not_found()
     {

@@ -54,9 +54,11 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     .collect()
 });
 
-/// Compresses every asset now, at start, rather than for the first visitor.
+/// Compresses every asset on a thread of its own, started with the server: the first visitor
+/// does not wait for brotli, and neither does readiness (a request that comes sooner waits
+/// for the table).
 pub fn prepare() {
-    LazyLock::force(&ASSETS);
+    std::thread::spawn(|| LazyLock::force(&ASSETS));
 }
 
 pub fn find(name: &str) -> Option<&'static Asset> {
