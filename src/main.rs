@@ -12,9 +12,10 @@ use now_playing::telemetry;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc keeps freed memory for reuse: at its defaults the server held about 30 MB where
-/// musl's allocator held 8. Returning free pages at once, and committing arena memory only as
-/// it is used, brings it back to about 15 MB at no measurable cost (BENCHMARKS.md, issue 11).
+/// mimalloc keeps freed memory for reuse: at its defaults the server held 30 to 50 MB where
+/// musl's allocator held 8. Committing arena memory only as it is used, and returning free
+/// pages after 100 ms, brings it to about 18 MB with no cost this machine can measure; at
+/// 0 ms it was 16 MB and a few percent slower (BENCHMARKS.md, issue 11).
 #[cfg(target_env = "musl")]
 fn tune_allocator() {
     // mimalloc's own setter, linked in with it; the numbers are `mi_option_t` of mimalloc
@@ -27,7 +28,7 @@ fn tune_allocator() {
     // SAFETY: plain setters of mimalloc's option table, valid at any time.
     unsafe {
         mi_option_set(ARENA_EAGER_COMMIT, 0);
-        mi_option_set(PURGE_DELAY, 0);
+        mi_option_set(PURGE_DELAY, 100);
     }
 }
 
