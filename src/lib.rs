@@ -1,8 +1,8 @@
 //! now-playing: shows what a Spotify account is listening to, for a blog footer.
 //!
-//! Data flows one way: Spotify JSON -> [`spotify::types`] -> [`now_playing::model`] ->
-//! JSON, HTML, SVG and events. Handlers never call Spotify; they ask the
-//! [`now_playing::NowPlayingService`], which owns the one shared cache.
+//! Data flows one way: Spotify's JSON -> [`spotify`] -> [`now_playing`] (the domain and its
+//! shared caches) -> [`render`] (JSON, HTML, SVG, memoised per state) -> [`routes`] (HTTP).
+//! No module imports one to its left; `tests/api/architecture.rs` fails on any cycle.
 
 pub mod auth;
 pub mod check;
