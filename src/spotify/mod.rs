@@ -2,7 +2,7 @@
 //! accounts service ([`accounts`]), the access-token cache ([`token_cache`]) with its file
 //! ([`token_store`]) and lifetimes ([`lifetime`]), the API calls ([`client`], [`lists`]),
 //! serde mirrors of its JSON ([`types`]), cover art ([`images`]), its hosts ([`hosts`]) and
-//! what can go wrong ([`error`], [`unreachable`]).
+//! what can go wrong ([`error`], [`mod@unreachable`]).
 
 pub mod accounts;
 pub mod authorize;
