@@ -5,10 +5,11 @@
 //! nothing of presentation.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode};
 
+use super::memo::{Generational, finish};
 use super::{Rendered, WidgetParams};
 use crate::now_playing::lists::{ListId, ListSnapshot, ListView, ListsService};
 
@@ -35,21 +36,15 @@ pub struct ListRenderKey {
 
 /// The memo of every list's representations, and the `Cache-Control` of its routes.
 pub struct ListRenders {
-    slots: [RwLock<Slot>; 7],
+    /// Per list, the representations of its newest state seen so far.
+    memos: [Generational<HashMap<ListRenderKey, Arc<Rendered>>>; 7],
     cache_control: [HeaderValue; 7],
-}
-
-/// The representations of one list's newest state seen so far.
-#[derive(Default)]
-struct Slot {
-    generation: u64,
-    renders: HashMap<ListRenderKey, Arc<Rendered>>,
 }
 
 impl ListRenders {
     pub fn new(lists: &ListsService) -> Self {
         Self {
-            slots: ListId::ALL.map(|_| RwLock::new(Slot::default())),
+            memos: ListId::ALL.map(|_| Generational::default()),
             cache_control: ListId::ALL.map(|id| {
                 let ttl = lists.ttl(id).as_secs();
                 HeaderValue::from_str(&format!(
@@ -68,13 +63,8 @@ impl ListRenders {
 
     /// The representation `key` of `snapshot`, if it was rendered already.
     pub fn get(&self, snapshot: &ListSnapshot, key: &ListRenderKey) -> Option<Arc<Rendered>> {
-        let slot = self.slots[snapshot.id.index()]
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        if slot.generation != snapshot.generation {
-            return None;
-        }
-        slot.renders.get(key).cloned()
+        self.memos[snapshot.id.index()]
+            .read(snapshot.generation, |renders| renders.get(key).cloned())
     }
 
     /// The representation `key` of `snapshot`, rendered by `render` the first time it is
@@ -90,19 +80,14 @@ impl ListRenders {
         if let Some(found) = self.get(snapshot, &key) {
             return found;
         }
-        let rendered = Arc::new(render().compressed());
-        let mut slot = self.slots[snapshot.id.index()]
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        if slot.generation < snapshot.generation {
-            *slot = Slot {
-                generation: snapshot.generation,
-                renders: HashMap::new(),
-            };
-        }
-        if slot.generation == snapshot.generation && slot.renders.len() < MEMO_CAPACITY {
-            slot.renders.insert(key, Arc::clone(&rendered));
-        }
+        let memo = &self.memos[snapshot.id.index()];
+        let room = |renders: &HashMap<_, _>| renders.len() < MEMO_CAPACITY;
+        let rendered = finish(render(), memo.admits(snapshot.generation, room));
+        memo.keep(snapshot.generation, |renders| {
+            if room(renders) {
+                renders.insert(key, Arc::clone(&rendered));
+            }
+        });
         rendered
     }
 
