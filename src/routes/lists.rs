@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
 use super::svg::{DEADLINE, STATE_WAIT};
-use super::{Caller, Widget, cached_response};
+use super::{Caller, Widget, respond};
 use crate::now_playing::lists::{ListErrorCode, ListId, ListSnapshot, ListView, TopKind};
 use crate::render::html::PageContext;
 use crate::render::list_params::{ListForm, ListParams};
@@ -67,13 +67,12 @@ async fn json(state: &State<AppState>, caller: &Caller, id: ListId, limit: usize
     let lists = state.service.lists();
     let snapshot = lists.current(id).await;
     let rendered = state.list_renders.json(&snapshot, limit);
-    let mut response = cached_response(state, caller, &rendered);
-    if rendered.status.is_success() {
-        response.headers_mut().insert(
-            header::CACHE_CONTROL,
-            state.list_renders.cache_control(id).clone(),
-        );
-    } else if let ListView::Unavailable(why) = &snapshot.view
+    let mut response = respond(
+        caller,
+        &rendered,
+        state.list_renders.cache_control(id).clone(),
+    );
+    if let ListView::Unavailable(why) = &snapshot.view
         && why.code == ListErrorCode::RateLimited
     {
         let secs = snapshot.retry_after_secs(lists.clock().now());
@@ -195,17 +194,12 @@ async fn widget(
             }
         }
     };
-    let mut response = cached_response(state, caller, &rendered);
     // A list keeps its own TTL; a neutral card for a list that cannot be had is not kept.
     let cache_control = match &snapshot.view {
         ListView::Ok(_) => state.list_renders.cache_control(id).clone(),
         ListView::Unavailable(_) => HeaderValue::from_static("no-cache"),
     };
-    if rendered.status.is_success() {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, cache_control);
-    }
+    let mut response = respond(caller, &rendered, cache_control);
     if surface == ListSurface::Fragment {
         caller.allow(response.headers_mut());
     }

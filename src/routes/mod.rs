@@ -281,7 +281,8 @@ pub fn respond(caller: &Caller, rendered: &Rendered, cache_control: HeaderValue)
     response
 }
 
-/// Sent with every representation that has compressed forms, so caches keep them apart.
+/// Sent with every memoised representation, compressed forms or not, so that a cache keeps
+/// apart what it got for each `Accept-Encoding`.
 const VARY_ENCODING: HeaderValue = HeaderValue::from_static("accept-encoding");
 
 /// `If-None-Match` with weak comparison, as RFC 9110 asks for GET.
