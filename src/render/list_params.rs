@@ -86,13 +86,7 @@ fn range(query: &HashMap<String, String>) -> Result<TopRange, BadParam> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::render::params::tests::query;
 
     #[test]
     fn defaults_depend_on_the_form() {
