@@ -11,7 +11,6 @@ use std::net::IpAddr;
 use reqwest::Url;
 use secrecy::SecretString;
 
-pub use lockout::{FAILURE_WINDOW, MAX_FAILURES};
 pub use states::STATE_LIFETIME;
 
 use crate::clock::Clock;

@@ -117,16 +117,22 @@ pub fn negotiate(accept_encoding: Option<&str>, gzip: bool, br: bool) -> Coding 
     let (mut q_gzip, mut q_br, mut q_identity, mut q_any) = (None, None, None, None);
     for element in accept.split(',') {
         let mut parts = element.split(';');
-        let name = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let name = parts.next().unwrap_or_default().trim();
         let Some(q) = quality(parts) else {
             continue;
         };
-        let slot = match name.as_str() {
-            "gzip" | "x-gzip" => &mut q_gzip,
-            "br" => &mut q_br,
-            "identity" => &mut q_identity,
-            "*" => &mut q_any,
-            _ => continue,
+        // Compared without lower-casing a copy: this runs on every request.
+        let is = |coding: &str| name.eq_ignore_ascii_case(coding);
+        let slot = if is("gzip") || is("x-gzip") {
+            &mut q_gzip
+        } else if is("br") {
+            &mut q_br
+        } else if is("identity") {
+            &mut q_identity
+        } else if name == "*" {
+            &mut q_any
+        } else {
+            continue;
         };
         *slot = Some(q);
     }
