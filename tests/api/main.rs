@@ -21,6 +21,7 @@ mod normalisation;
 mod operations;
 mod proxies;
 mod routes;
+mod slow_readers;
 mod spotify_client;
 mod spotify_mock;
 mod svg;

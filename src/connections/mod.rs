@@ -1,29 +1,42 @@
 //! Client connections: our own accept loop serving HTTP/1.1 with hyper, so that slow and
 //! half-open clients cannot take the server down (SPEC 9). A connection that has not sent
 //! a complete request head within `HEADER_TIMEOUT`, or idles that long between requests, is
-//! closed; at most `MAX_CONNECTIONS` are open at once, and at the limit the oldest one
-//! without a request in flight is closed to make room for the next.
+//! closed, and so is one whose client takes no bytes of a response for that long
+//! ([`watched`]); at most `MAX_CONNECTIONS` are open at once, and at the limit one whose
+//! client stopped reading, else the oldest one without a request in flight, is closed to
+//! make room for the next. Request heads are at most [`MAX_HEAD`] bytes.
 
-use std::collections::BTreeMap;
+mod open;
+mod watched;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::{Pin, pin};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
-use hyper::body::{Frame, Incoming, SizeHint};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower::Service;
+
+use open::{Busy, ConnectionState, Listed, Open, Tracked};
+use watched::Watched;
+
+/// The largest request head (request line and headers): hyper answers 431 beyond it. Also
+/// bounds what hyper buffers of responses before writing them.
+pub const MAX_HEAD: usize = 32 * 1024;
+
+/// The kernel's send buffer per client socket. Left to itself Linux grows it to 4 MiB for
+/// a client that reads nothing; a widget's responses are tens of kilobytes.
+const SEND_BUFFER: usize = 128 * 1024;
 
 /// How long to wait before accepting again after `accept` failed (out of descriptors...).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -54,7 +67,9 @@ pub async fn serve(
     // Also bounds the wait for the next request head on a keep-alive connection; a response
     // being written (an event stream) is not waiting for a head, so it is never cut.
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_HEAD)
+        .max_header_size(MAX_HEAD);
     let mut accept_errors = Throttle::new(Duration::from_secs(1));
     let mut at_limit = Throttle::new(Duration::from_secs(60));
     let mut next_id = 0u64;
@@ -97,10 +112,14 @@ pub async fn serve(
                 }
             }
         };
+        if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER) {
+            tracing::debug!("cannot set the send buffer of a client socket: {e}");
+        }
         next_id += 1;
         let connection = open.insert(next_id);
+        let io = Watched::new(stream, Arc::clone(&connection.state), limits.header_timeout);
         let conn = http.serve_connection(
-            TokioIo::new(stream),
+            TokioIo::new(io),
             service(router.clone(), peer, Arc::clone(&connection.state)),
         );
         tokio::spawn(run(conn, connection, permit, shutdown.clone()));
@@ -111,15 +130,15 @@ pub async fn serve(
     let _ = permits.acquire_many(all).await;
 }
 
-/// Waits for a permit, closing the oldest connection that has no request in flight to free
-/// one; `None` when shutdown started meanwhile.
+/// Waits for a permit, closing a connection to free one ([`Open::close_one`]); `None` when
+/// shutdown started meanwhile.
 async fn make_room(
     permits: &Arc<Semaphore>,
     open: &Open,
     shutdown: &CancellationToken,
 ) -> Option<OwnedSemaphorePermit> {
     loop {
-        open.close_oldest_idle();
+        open.close_one();
         tokio::select! {
             permit = Arc::clone(permits).acquire_owned() => {
                 return Some(permit.expect("the semaphore is never closed"));
@@ -132,7 +151,7 @@ async fn make_room(
 
 /// Drives one connection to its end, holding its permit and its place in [`Open`].
 async fn run<S>(
-    conn: http1::Connection<TokioIo<TcpStream>, S>,
+    conn: http1::Connection<TokioIo<Watched<TcpStream>>, S>,
     connection: Listed,
     _permit: OwnedSemaphorePermit,
     shutdown: CancellationToken,
@@ -161,6 +180,12 @@ async fn run<S>(
                 conn.as_mut().graceful_shutdown();
             }
             () = state.close.notified() => {
+                if state.stalled.load(Ordering::Relaxed) {
+                    tracing::debug!(
+                        "connection whose client stopped reading closed to make room"
+                    );
+                    return;
+                }
                 if state.busy.load(Ordering::Relaxed) > 0 {
                     // A request arrived meanwhile: let another connection make the room.
                     state.closing.store(false, Ordering::Relaxed);
@@ -199,113 +224,6 @@ fn service(
             Ok(response.map(|body| Tracked { body, _busy: busy }))
         }
     })
-}
-
-/// What the accept loop knows of one open connection.
-#[derive(Default)]
-struct ConnectionState {
-    /// Requests started on it whose responses are not yet fully handed to hyper.
-    busy: AtomicUsize,
-    /// Whether it has ever received a request head (then hyper closes it gracefully).
-    asked: AtomicBool,
-    /// Chosen to be closed to make room; cleared if a request arrived meanwhile.
-    closing: AtomicBool,
-    close: Notify,
-}
-
-impl ConnectionState {
-    /// Nothing was ever read as a request or written back: closing it loses nothing.
-    fn never_asked(&self) -> bool {
-        !self.asked.load(Ordering::Relaxed)
-    }
-}
-
-/// Marks a connection busy from the request head until its response body is done.
-struct Busy(Arc<ConnectionState>);
-
-impl Busy {
-    fn start(state: &Arc<ConnectionState>) -> Self {
-        state.asked.store(true, Ordering::Relaxed);
-        state.busy.fetch_add(1, Ordering::Relaxed);
-        Self(Arc::clone(state))
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        self.0.busy.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A response body that keeps its connection busy until hyper has taken all of it.
-struct Tracked {
-    body: Body,
-    _busy: Busy,
-}
-
-impl hyper::body::Body for Tracked {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
-}
-
-/// The open connections, oldest first.
-#[derive(Default)]
-struct Open(Mutex<BTreeMap<u64, Arc<ConnectionState>>>);
-
-impl Open {
-    fn insert(self: &Arc<Self>, id: u64) -> Listed {
-        let state = Arc::new(ConnectionState::default());
-        self.lock().insert(id, Arc::clone(&state));
-        Listed {
-            open: Arc::clone(self),
-            id,
-            state,
-        }
-    }
-
-    /// Asks the oldest connection without a request in flight, and not asked already, to
-    /// close.
-    fn close_oldest_idle(&self) {
-        let open = self.lock();
-        if let Some(state) = open.values().find(|state| {
-            state.busy.load(Ordering::Relaxed) == 0 && !state.closing.load(Ordering::Relaxed)
-        }) {
-            state.closing.store(true, Ordering::Relaxed);
-            state.close.notify_one();
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ConnectionState>>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// A connection's entry in [`Open`], removed when the connection ends.
-struct Listed {
-    open: Arc<Open>,
-    id: u64,
-    state: Arc<ConnectionState>,
-}
-
-impl Drop for Listed {
-    fn drop(&mut self) {
-        self.open.lock().remove(&self.id);
-    }
 }
 
 /// Lets an event through at most once per period; counts the ones held back meanwhile.
@@ -362,31 +280,5 @@ mod tests {
         assert_eq!(throttle.ready(), None);
         throttle.last = Some(Instant::now() - Duration::from_secs(3601));
         assert_eq!(throttle.ready(), Some(2));
-    }
-
-    #[test]
-    fn the_oldest_connection_without_a_request_in_flight_is_asked_to_close() {
-        let open = Arc::new(Open::default());
-        let first = open.insert(1);
-        let second = open.insert(2);
-        let third = open.insert(3);
-        let fourth = open.insert(4);
-        let _request = Busy::start(&first.state);
-        let closing = |listed: &Listed| listed.state.closing.load(Ordering::Relaxed);
-
-        open.close_oldest_idle();
-        assert!(!closing(&first), "a request in flight");
-        assert!(closing(&second), "the oldest idle");
-        assert!(!closing(&third));
-
-        open.close_oldest_idle();
-        assert!(closing(&third), "the next one, the oldest still closing");
-        assert!(!closing(&fourth));
-
-        drop(second);
-        drop(third);
-        open.close_oldest_idle();
-        assert!(closing(&fourth));
-        assert!(!closing(&first));
     }
 }
