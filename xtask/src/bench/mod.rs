@@ -9,6 +9,7 @@
 
 mod cases;
 mod edge;
+mod hostile;
 mod report;
 mod server;
 mod streams;
@@ -47,6 +48,10 @@ pub enum Case {
     Swr,
     /// Issue 8: 1,100 half-open connections under a 1024 open-files limit.
     Halfopen,
+    /// Issue 15: `--slow-readers` clients pipeline card requests and never read.
+    SlowReaders,
+    /// Issue 15: `--unique-accents` requests, each with an `accent` of its own.
+    UniqueParams,
     /// Issue 11: own `/healthz` against a bare axum hello-world (`examples/hello.rs`), the
     /// ceiling of this machine, rounds interleaved.
     Hello,
@@ -140,6 +145,15 @@ pub struct Args {
     /// to be closed, in seconds (a server that never closes them is reported as such).
     #[arg(long, default_value = "20", value_parser = seconds)]
     halfopen_wait: Duration,
+    /// Clients of the slow-readers case; also its MAX_CONNECTIONS.
+    #[arg(long, default_value_t = 50)]
+    slow_readers: usize,
+    /// Requests of the unique-params case.
+    #[arg(long, default_value_t = 200)]
+    unique_accents: usize,
+    /// RENDER_CACHE_MB of the unique-params case.
+    #[arg(long, default_value_t = 16)]
+    render_cache_mb: u64,
     /// The hello-world of the `hello` case (default: built from this tree for --target).
     #[arg(long)]
     hello_binary: Option<PathBuf>,
@@ -194,6 +208,8 @@ pub async fn run(args: Args) -> Result<()> {
         Case::Info,
         Case::Swr,
         Case::Halfopen,
+        Case::SlowReaders,
+        Case::UniqueParams,
         Case::Hello,
     ]
     .into_iter()
@@ -350,6 +366,12 @@ impl Bench {
         }
         if self.selected(Case::Halfopen) {
             self.halfopen().await?;
+        }
+        if self.selected(Case::SlowReaders) {
+            self.slow_readers().await?;
+        }
+        if self.selected(Case::UniqueParams) {
+            self.unique_params().await?;
         }
         if self.selected(Case::Hello) {
             self.hello().await?;
