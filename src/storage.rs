@@ -198,7 +198,12 @@ pub fn remove_leftover_temps(target: &Path) -> Vec<(PathBuf, std::io::Result<()>
     entries
         .filter_map(Result::ok)
         .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
-        .filter(|entry| entry.file_name().to_str().is_some_and(|n| is_temp_of(n, name)))
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| is_temp_of(n, name))
+        })
         .map(|entry| {
             let path = entry.path();
             let removed = fs::remove_file(&path);

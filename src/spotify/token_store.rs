@@ -126,7 +126,9 @@ impl TokenStore {
             .obtained_at
             .map(|t| refresh_token_expires_at(t).to_rfc3339_opts(SecondsFormat::Secs, true));
         tracing::info!(
-            obtained_at = stored.obtained_at.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            obtained_at = stored
+                .obtained_at
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
             refresh_token_expires_at = expires_at,
             dropped_unsaved_token = self.failures > 0,
             "TOKEN_FILE was changed by someone else since the server last read or wrote it (`now-playing auth` run again?): using its refresh token from now on, not overwriting it"
@@ -228,7 +230,12 @@ impl TokenStore {
         let body = storage::encode_token_file(token, obtained_at);
         let written = tokio::task::spawn_blocking({
             let path = path.clone();
-            move || (AtomicWrite::prepare(&path, &body).and_then(AtomicWrite::commit), body)
+            move || {
+                (
+                    AtomicWrite::prepare(&path, &body).and_then(AtomicWrite::commit),
+                    body,
+                )
+            }
         })
         .await;
         match written {
@@ -250,7 +257,8 @@ mod tests {
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("np-token-store-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("np-token-store-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("token.json")
@@ -284,9 +292,17 @@ mod tests {
         assert_eq!(stored(&path), "owners");
 
         // Adopted means read: the rotation of the owner's token is written.
-        assert!(store.keep_rotated(&token("owners-rotated"), Some(owners)).await.is_none());
+        assert!(
+            store
+                .keep_rotated(&token("owners-rotated"), Some(owners))
+                .await
+                .is_none()
+        );
         assert_eq!(stored(&path), "owners-rotated");
-        assert!(store.changed().await.is_none(), "its own write is no change");
+        assert!(
+            store.changed().await.is_none(),
+            "its own write is no change"
+        );
     }
 
     #[tokio::test]
@@ -296,7 +312,12 @@ mod tests {
         assert!(store.keep_rotated(&token("first"), None).await.is_none());
         let at: DateTime<Utc> = "2026-11-01T00:00:00.123456Z".parse().unwrap();
         store.save_authorized(&token("second"), at).await.unwrap();
-        assert!(store.keep_rotated(&token("third"), Some(at)).await.is_none());
+        assert!(
+            store
+                .keep_rotated(&token("third"), Some(at))
+                .await
+                .is_none()
+        );
         assert_eq!(stored(&path), "third");
         assert!(store.sync(&token("third"), Some(at)).await.is_none());
         assert_eq!(store.state(), Some(FileState::Saved));

@@ -25,5 +25,6 @@ mod spotify_client;
 mod spotify_mock;
 mod svg;
 mod swr;
+mod token_file;
 mod token_lifecycle;
 mod unreachable;
