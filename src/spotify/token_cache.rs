@@ -269,7 +269,8 @@ impl TokenManager {
         status.token_file = file;
     }
 
-    /// Whether the refresh token in use is in `TOKEN_FILE`; `None` without one.
+    /// `Unsaved` while the refresh token in use waits to be written to `TOKEN_FILE`; `None`
+    /// without one.
     pub fn token_file(&self) -> Option<FileState> {
         self.status().token_file
     }
