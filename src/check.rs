@@ -11,6 +11,7 @@ use crate::config::Source;
 use crate::now_playing::NowPlaying;
 use crate::now_playing::lists::{ListId, TopKind, TopRange};
 use crate::spotify::lifetime::EXPIRY_WARNING;
+use crate::spotify::token_store::FileState;
 use crate::spotify::{SpotifyClient, SpotifyError};
 
 pub async fn run(args: CheckArgs) -> ExitCode {
@@ -129,17 +130,25 @@ pub async fn run(args: CheckArgs) -> ExitCode {
         ),
     }
 
-    // Without TOKEN_FILE nothing else keeps a token Spotify replaced during this check.
+    // Without TOKEN_FILE, or when it cannot be written, nothing else keeps a token Spotify
+    // replaced during this check.
+    let unsaved = client.tokens().token_file() == Some(FileState::Unsaved);
     if let Some(token) = client.tokens().rotated_refresh_token().await
-        && spotify.token_file.is_none()
+        && (spotify.token_file.is_none() || unsaved)
     {
         ok = false;
         println!(
             "  ✗ Spotify replaced the refresh token during this check; the old one may no longer work."
         );
-        println!(
-            "    fix: put this line in your .env (or set TOKEN_FILE, which keeps new tokens itself):"
-        );
+        if unsaved {
+            println!(
+                "    fix: TOKEN_FILE could not be written; make it writable and run `now-playing auth --token-file`, or unset TOKEN_FILE and put this line in your .env:"
+            );
+        } else {
+            println!(
+                "    fix: put this line in your .env (or set TOKEN_FILE, which keeps new tokens itself):"
+            );
+        }
         println!(
             "    SPOTIFY_REFRESH_TOKEN={}",
             secrecy::ExposeSecret::expose_secret(&token)

@@ -42,6 +42,11 @@ impl Application {
             .await
             .map_err(|source| StartupError::Bind { address, source })?;
         crate::render::assets::prepare();
+        if let crate::config::Source::Spotify(spotify) = &config.source
+            && let Some(token_file) = &spotify.token_file
+        {
+            crate::spotify::token_store::TokenStore::remove_leftovers(token_file);
+        }
         let state = AppState::new(config, clock);
         Ok(Self { listener, state })
     }
@@ -92,6 +97,15 @@ impl Application {
                 }
             }
         });
+        if let Some(spotify) = state.service.spotify().cloned() {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = spotify.tokens().keep_token_file() => {},
+                    () = shutdown.cancelled() => {},
+                }
+            });
+        }
         tracing::info!(
             address = %listener.local_addr()?,
             demo = state.config.is_demo(),

@@ -175,12 +175,14 @@ async fn finish(
             ),
         ),
         Err(e) => {
-            tracing::error!("the new refresh token is in use but could not be saved: {e}");
+            tracing::error!(
+                "the new refresh token is in use but could not be saved: {e}; trying again at every use and every minute"
+            );
             message_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Authorized, not saved",
                 &format!(
-                    "The new authorization is in use, but could not be saved ({e}); after a restart the old token would be used. Fix TOKEN_FILE and authorize again."
+                    "The new authorization is in use, but could not be saved ({e}). The server tries again at every use and every minute, and /readyz says \"token_file\": \"unsaved\" until it succeeds; a restart before then would use the old token. Fix TOKEN_FILE."
                 ),
             )
         }

@@ -19,7 +19,9 @@ pub async fn healthz() -> &'static str {
 /// 200 when the credentials work; 503 with `reason` (`invalid_grant`, `invalid_client`,
 /// `upstream`) when they do not, and for `upstream` a `detail` naming what failed (such as
 /// `cannot reach api.spotify.com: name not resolved`): this is an operator's endpoint.
-/// Asks Spotify no more than the shared cache does.
+/// With `TOKEN_FILE`, `token_file` is `unsaved` while the token in use lives in memory only
+/// (writing it failed; it is retried), `saved` otherwise. Asks Spotify no more than the
+/// shared cache does.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let Some(spotify) = state.service.spotify() else {
         return ready(StatusCode::OK, json!({ "status": "ready", "demo": true }));
@@ -37,8 +39,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             View::Ok(_) => None,
         },
     };
-    match reason {
-        None => ready(
+    let (status, mut body) = match reason {
+        None => (
             StatusCode::OK,
             json!({ "status": "ready", "refresh_token_expires_at": expires_at }),
         ),
@@ -49,9 +51,13 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             {
                 body["detail"] = detail.into();
             }
-            ready(StatusCode::SERVICE_UNAVAILABLE, body)
+            (StatusCode::SERVICE_UNAVAILABLE, body)
         }
+    };
+    if let Some(file) = tokens.token_file() {
+        body["token_file"] = file.as_str().into();
     }
+    ready(status, body)
 }
 
 fn ready(status: StatusCode, body: serde_json::Value) -> Response {

@@ -11,18 +11,21 @@ use super::accounts::Accounts;
 use super::error::{AuthFailure, SpotifyError};
 use super::lifetime::{MAX_WAIT, refresh_time, refresh_token_expires_at};
 use super::settings::SpotifyConfig;
-use super::token_store::TokenStore;
+use super::token_store::{FileState, TokenStore};
 use super::types::TokenResponse;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
+use crate::storage::StoredToken;
 
 /// Dead credentials are tried again at most this often, in case the owner fixed them.
 pub const DEAD_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often `TOKEN_FILE` is looked at between uses: to write a token that could not be
+/// saved, or to adopt one the owner put there.
+pub const TOKEN_FILE_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub struct TokenManager {
     accounts: Accounts,
     clock: Clock,
-    store: TokenStore,
     metrics: Metrics,
     /// Held across a refresh, so concurrent callers share it.
     state: Mutex<TokenState>,
@@ -33,6 +36,8 @@ pub struct TokenManager {
 
 struct TokenState {
     refresh_token: SecretString,
+    /// `TOKEN_FILE`, behind the same lock as the token it keeps.
+    store: TokenStore,
     access: Option<Access>,
     dead: Option<Dead>,
     rate_limited_until: Option<Instant>,
@@ -45,6 +50,7 @@ struct Status {
     scope: Option<String>,
     /// Spotify handed out a new refresh token since start.
     rotated: bool,
+    token_file: Option<FileState>,
 }
 
 struct Access {
@@ -77,15 +83,16 @@ impl TokenManager {
             accounts: Accounts::new(http, &config.client(), metrics.clone()),
             metrics,
             clock,
-            store: TokenStore::new(config.token_file.clone()),
             state: Mutex::new(TokenState {
                 refresh_token: config.refresh_token.clone(),
+                store: TokenStore::open(config.token_file.clone()),
                 access: None,
                 dead: None,
                 rate_limited_until: None,
             }),
             status: std::sync::Mutex::new(Status {
                 obtained_at: config.refresh_token_obtained_at,
+                token_file: config.token_file.as_ref().map(|_| FileState::Saved),
                 ..Status::default()
             }),
         }
@@ -99,6 +106,10 @@ impl TokenManager {
     /// that arrive during a refresh wait for it instead of starting their own.
     pub async fn access_token(&self) -> Result<SecretString, SpotifyError> {
         let mut state = self.state.lock().await;
+        if state.store.is_unsaved() {
+            // Every use tries again to save a token that could not be written.
+            self.sync_file(&mut state).await;
+        }
         let now = self.clock.now();
         if let Some(access) = state.access.as_ref().filter(|a| now < a.refresh_at) {
             return Ok(access.token.clone());
@@ -111,9 +122,10 @@ impl TokenManager {
                 retry_after: Some(until - now),
             });
         }
-        if state.dead.is_some() {
-            self.reload_token_file(&mut state).await;
-        }
+        // The owner may have put a new token into TOKEN_FILE (after `invalid_grant`, or
+        // ahead of the old one's expiry): refresh with that one.
+        let theirs = state.store.changed().await;
+        self.adopt(&mut state, theirs);
 
         let result = self.accounts.refresh(&state.refresh_token).await;
         let now = self.clock.now();
@@ -143,9 +155,9 @@ impl TokenManager {
                     // The new token keeps the authorization time: refreshing does not extend
                     // a refresh token's life.
                     let obtained_at = self.status().obtained_at;
-                    self.store
-                        .keep_rotated(state.refresh_token.clone(), obtained_at)
-                        .await;
+                    let token = state.refresh_token.clone();
+                    let theirs = state.store.keep_rotated(&token, obtained_at).await;
+                    self.adopt(&mut state, theirs);
                 }
                 Ok(token)
             }
@@ -218,18 +230,49 @@ impl TokenManager {
             status.scope = authorized.scope;
         }
         tracing::info!("authorized again: using the new refresh token");
-        self.store
-            .save(state.refresh_token.clone(), Some(obtained_at))
-            .await
+        let token = state.refresh_token.clone();
+        let saved = state.store.save_authorized(&token, obtained_at).await;
+        self.adopt(&mut state, None);
+        saved
     }
 
-    /// After the credentials were refused, picks up a token the owner put into `TOKEN_FILE`.
-    async fn reload_token_file(&self, state: &mut TokenState) {
-        if let Some(stored) = self.store.replacement_for(&state.refresh_token).await {
-            tracing::info!("TOKEN_FILE holds a different refresh token; trying it");
-            state.refresh_token = stored.refresh_token;
-            self.status().obtained_at = stored.obtained_at;
+    /// Looks at `TOKEN_FILE` every [`TOKEN_FILE_CHECK`], for as long as the server runs:
+    /// writes a token that could not be saved, or adopts one the owner put there. Returns
+    /// at once without a token file.
+    pub async fn keep_token_file(&self) {
+        if self.token_file().is_none() {
+            return;
         }
+        loop {
+            self.clock.sleep(TOKEN_FILE_CHECK).await;
+            let mut state = self.state.lock().await;
+            self.sync_file(&mut state).await;
+        }
+    }
+
+    async fn sync_file(&self, state: &mut TokenState) {
+        let token = state.refresh_token.clone();
+        let obtained_at = self.status().obtained_at;
+        let theirs = state.store.sync(&token, obtained_at).await;
+        self.adopt(state, theirs);
+    }
+
+    /// Uses the token the owner put into `TOKEN_FILE`, if any, with its authorization time,
+    /// and shows the file's state to `/readyz`.
+    fn adopt(&self, state: &mut TokenState, theirs: Option<StoredToken>) {
+        let file = state.store.state();
+        let mut status = self.status();
+        if let Some(stored) = theirs {
+            state.refresh_token = stored.refresh_token;
+            status.obtained_at = stored.obtained_at;
+        }
+        status.token_file = file;
+    }
+
+    /// `Unsaved` while the refresh token in use waits to be written to `TOKEN_FILE`; `None`
+    /// without one.
+    pub fn token_file(&self) -> Option<FileState> {
+        self.status().token_file
     }
 
     /// When the refresh token expires, if the time it was authorized is known.

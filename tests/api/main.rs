@@ -26,5 +26,6 @@ mod spotify_client;
 mod spotify_mock;
 mod svg;
 mod swr;
+mod token_file;
 mod token_lifecycle;
 mod unreachable;

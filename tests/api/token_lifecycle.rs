@@ -11,7 +11,7 @@ use wiremock::MockServer;
 use crate::helpers::*;
 use crate::spotify_mock::*;
 
-fn token_file_with(
+pub fn token_file_with(
     dir: &std::path::Path,
     token: &str,
     obtained_at: Option<DateTime<Utc>>,
@@ -22,7 +22,7 @@ fn token_file_with(
 }
 
 /// The configuration `Settings::resolve` makes of the environment token plus `TOKEN_FILE`.
-fn resolve_with_file(file: &std::path::Path, spotify: &MockServer) -> Config {
+pub fn resolve_with_file(file: &std::path::Path, spotify: &MockServer) -> Config {
     let settings = now_playing::config::Settings {
         spotify: now_playing::config::SpotifySettings {
             client_id: Some(CLIENT_ID.into()),
@@ -41,7 +41,7 @@ fn resolve_with_file(file: &std::path::Path, spotify: &MockServer) -> Config {
     settings.resolve(false).unwrap()
 }
 
-async fn mount_refresh(spotify: &MockServer, refresh_token: &str, body: &str, times: u64) {
+pub async fn mount_refresh(spotify: &MockServer, refresh_token: &str, body: &str, times: u64) {
     on_token(spotify)
         .form("refresh_token", refresh_token)
         .respond(json(body))
@@ -226,7 +226,7 @@ async fn after_invalid_grant_a_token_put_into_the_token_file_is_tried_within_a_m
 }
 
 /// An authorization time whose six-month expiry is `days` after the manual clock's start.
-fn expiring_in_days(days: i64) -> DateTime<Utc> {
+pub fn expiring_in_days(days: i64) -> DateTime<Utc> {
     let expires: DateTime<Utc> = start_time() + chrono::Duration::days(days);
     expires.checked_sub_months(chrono::Months::new(6)).unwrap()
 }
@@ -435,7 +435,7 @@ async fn repeated_wrong_passwords_slow_a_client_down_for_a_minute() {
 }
 
 /// The `state` sent to Spotify and the cookie set in the owner's browser by `/auth/login`.
-async fn login_state(app: &TestApp) -> (String, String) {
+pub async fn login_state(app: &TestApp) -> (String, String) {
     let response = login(app, Some(ADMIN_TOKEN)).await;
     let location = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
     let state = location
@@ -456,7 +456,7 @@ async fn login_state(app: &TestApp) -> (String, String) {
 }
 
 /// The browser coming back from Spotify, with or without the login cookie.
-async fn callback(app: &TestApp, query: &str, cookie: Option<&str>) -> (u16, String) {
+pub async fn callback(app: &TestApp, query: &str, cookie: Option<&str>) -> (u16, String) {
     let mut request = app.http.get(app.url(&format!("/auth/callback?{query}")));
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
