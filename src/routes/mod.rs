@@ -1,5 +1,5 @@
 //! The HTTP surface: the one place where paths are listed, with the layers every response
-//! goes through (request log, compression, `nosniff`, CORS where it applies).
+//! goes through (request log, head limits, compression, `nosniff`, CORS where it applies).
 
 pub mod assets;
 pub mod auth;
@@ -31,6 +31,7 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::forwarded::{self, Client};
+use crate::heads;
 use crate::metrics::{Metrics, Route};
 use crate::render::{Rendered, WidgetParams};
 use crate::state::AppState;
@@ -101,6 +102,7 @@ pub fn router(state: AppState) -> Router {
     };
     router
         .fallback(not_found)
+        .layer(middleware::from_fn(heads::limit))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
