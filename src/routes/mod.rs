@@ -35,6 +35,7 @@ use crate::heads;
 use crate::metrics::{Metrics, Route};
 use crate::render::{Rendered, WidgetParams};
 use crate::state::AppState;
+use crate::telemetry;
 pub use error::ApiError;
 
 pub fn router(state: AppState) -> Router {
@@ -118,6 +119,10 @@ fn fast_compression() -> CompressionLayer {
     CompressionLayer::new().quality(CompressionLevel::Fastest)
 }
 
+/// Bytes of a request's path in its log line: a client's path of 60 KB would otherwise make
+/// each line as long.
+const LOGGED_PATH: usize = 256;
+
 #[derive(Clone)]
 struct Observer {
     metrics: Metrics,
@@ -126,7 +131,7 @@ struct Observer {
 
 /// Finds the client behind the trusted proxies once, for the handlers and the log; then one
 /// log line and one metric sample per request, health checks only at debug level. The query
-/// is left out: it may carry an authorization code.
+/// is left out: it may carry an authorization code. The path is cut to [`LOGGED_PATH`].
 async fn observe(State(observer): State<Observer>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let peer = request
@@ -137,7 +142,7 @@ async fn observe(State(observer): State<Observer>, mut request: Request, next: N
     request.extensions_mut().insert(client);
     let route = Route(request.extensions().get::<MatchedPath>().cloned());
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = telemetry::cut(request.uri().path(), LOGGED_PATH).into_owned();
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();

@@ -1,22 +1,22 @@
 //! Logging: a `tracing` subscriber writing to stderr, human-readable or JSON lines, filtered
-//! by `RUST_LOG` (default `info`). The server's lines go through a buffered writer on its own
-//! thread, so a request never waits for stderr: when the sink is too slow, lines are dropped
-//! and counted, never waited for.
+//! by `RUST_LOG` (default `info`). The server's lines go through a queue bounded in bytes to
+//! a thread of their own, so a request never waits for stderr: when the sink is too slow,
+//! lines are dropped and counted, never waited for.
 
-use std::io::{BufWriter, IsTerminal};
+mod queue;
+
+use std::borrow::Cow;
+use std::io::IsTerminal;
 
 use tracing::Subscriber;
-use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::LogFormat;
 
-/// Lines waiting for the writer thread; beyond it new lines are dropped (and counted).
-const QUEUED_LINES: usize = 128_000;
-/// Bytes gathered before one write to stderr; the writer thread also writes out whenever it
-/// has taken every waiting line.
-const WRITE_BUFFER: usize = 64 * 1024;
+/// Bytes of lines waiting for the writer thread; a line that does not fit is dropped (and
+/// counted). About five thousand ordinary request lines.
+const QUEUED_BYTES: usize = 1024 * 1024;
 
 /// A subscriber with the given format, filter and writer, without colours. Tests pass their
 /// own writer.
@@ -57,39 +57,58 @@ pub fn env_filter() -> EnvFilter {
 }
 
 /// The server's log writer: keep it while the server runs; dropping it writes out every line
-/// still buffered (at shutdown).
+/// still queued (at shutdown).
 pub struct Logs {
-    _flush_on_drop: WorkerGuard,
-    dropped: ErrorCounter,
+    _flush_on_drop: Option<queue::Writer>,
+    lines: Option<queue::Lines>,
 }
 
 impl Logs {
-    /// Lines dropped so far because stderr could not keep up.
-    pub fn dropped(&self) -> ErrorCounter {
-        self.dropped.clone()
+    /// How many lines were dropped so far because stderr could not keep up.
+    pub fn dropped(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
+        let lines = self.lines.clone();
+        move || lines.as_ref().map_or(0, queue::Lines::dropped)
     }
 }
 
-/// Installs the server's process-wide subscriber, writing to stderr through the non-blocking
-/// buffered writer, with colours only when stderr is a terminal. Later calls install nothing.
+/// Installs the server's process-wide subscriber, writing to stderr through the queue, with
+/// colours only when stderr is a terminal. Later calls install nothing. Should the writer
+/// thread not start, lines are written directly.
 pub fn init(format: LogFormat) -> Logs {
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(true)
-        .buffered_lines_limit(QUEUED_LINES)
-        .thread_name("now-playing-log")
-        .finish(BufWriter::with_capacity(WRITE_BUFFER, std::io::stderr()));
-    let dropped = writer.error_counter();
     let ansi = format == LogFormat::Pretty && std::io::stderr().is_terminal();
-    let _ = tracing::subscriber::set_global_default(subscriber_with(
-        format,
-        env_filter(),
-        writer,
-        ansi,
-    ));
-    Logs {
-        _flush_on_drop: guard,
-        dropped,
+    let install = |subscriber| {
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    };
+    match queue::spawn(QUEUED_BYTES, "now-playing-log", std::io::stderr()) {
+        Ok((lines, writer)) => {
+            install(subscriber_with(format, env_filter(), lines.clone(), ansi));
+            Logs {
+                _flush_on_drop: Some(writer),
+                lines: Some(lines),
+            }
+        }
+        Err(e) => {
+            install(subscriber_with(format, env_filter(), std::io::stderr, ansi));
+            tracing::warn!("no log writer thread ({e}): lines are written as they come");
+            Logs {
+                _flush_on_drop: None,
+                lines: None,
+            }
+        }
     }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, with `…` after the cut: what a
+/// client sends costs a log line no more than that.
+pub fn cut(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", &text[..end]))
 }
 
 /// For the commands a person runs in a terminal: warnings and errors only, unless `RUST_LOG`
@@ -102,4 +121,33 @@ pub fn init_quiet() {
         std::io::stderr,
         std::io::stderr().is_terminal(),
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_text_is_kept_whole() {
+        assert_eq!(cut("/now-playing.svg", 256), "/now-playing.svg");
+        let exactly = "a".repeat(256);
+        assert_eq!(cut(&exactly, 256), exactly);
+    }
+
+    #[test]
+    fn long_text_is_cut_and_marked() {
+        let long = "a".repeat(65_000);
+        assert_eq!(cut(&long, 256), format!("{}…", "a".repeat(256)));
+    }
+
+    #[test]
+    fn the_cut_falls_on_a_character_boundary() {
+        // 'é' is two bytes: the 256th byte is the first half of one.
+        let text = format!("/{}", "é".repeat(200));
+        let logged = cut(&text, 256);
+        assert_eq!(logged, format!("/{}…", "é".repeat(127)));
+        let emoji = "🎵".repeat(100);
+        assert_eq!(cut(&emoji, 6), "🎵…");
+        assert_eq!(cut(&emoji, 3), "…");
+    }
 }
