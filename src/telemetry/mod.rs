@@ -79,7 +79,13 @@ pub fn init(format: LogFormat) -> Logs {
     let install = |subscriber| {
         let _ = tracing::subscriber::set_global_default(subscriber);
     };
-    match queue::spawn(QUEUED_BYTES, "now-playing-log", std::io::stderr()) {
+    let report = |dropped, _: &queue::Lines| {
+        tracing::warn!(
+            dropped,
+            "log lines dropped: the log destination could not keep up"
+        );
+    };
+    match queue::spawn(QUEUED_BYTES, "now-playing-log", std::io::stderr(), report) {
         Ok((lines, writer)) => {
             install(subscriber_with(format, env_filter(), lines.clone(), ansi));
             Logs {

@@ -7,8 +7,11 @@
 //! mutex guards one `Vec<u8>`: a line is appended whole when it fits in the budget and is
 //! dropped (and counted) when it does not. The writer thread swaps the buffer for an empty
 //! one and writes the lot outside the lock, so at most two budgets are ever held: the lines
-//! waiting and the batch being written.
+//! waiting and the batch being written. After lines were dropped, the writer thread reports
+//! how many in one line of its own, which is let in over the budget (one per batch), so that
+//! the report of a full queue is never itself dropped.
 
+use std::cell::Cell;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -23,6 +26,11 @@ const KEPT_CAPACITY: usize = 64 * 1024;
 /// How long shutdown waits for the lines still queued; a destination that stalls longer
 /// (a pipe nobody reads) must not keep the process from exiting.
 const FLUSH_AT_EXIT: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// Set on the writer thread while it reports dropped lines.
+    static REPORTING: Cell<bool> = const { Cell::new(false) };
+}
 
 /// The writing end, for the subscriber: every event is one `write` of one whole line.
 #[derive(Clone)]
@@ -49,12 +57,19 @@ struct Queue {
     closed: bool,
 }
 
-/// A queue of at most `budget` bytes of lines, written to `sink` by a thread named `name`.
-pub fn spawn<W: Write + Send + 'static>(
+/// A queue of at most `budget` bytes of lines, written to `sink` by a thread named `name`,
+/// which calls `report` with the number of lines dropped since its last call and the queue
+/// to write its report to, before it writes out the lines that were waiting meanwhile.
+pub fn spawn<W, R>(
     budget: usize,
     name: &str,
     sink: W,
-) -> std::io::Result<(Lines, Writer)> {
+    report: R,
+) -> std::io::Result<(Lines, Writer)>
+where
+    W: Write + Send + 'static,
+    R: Fn(u64, &Lines) + Send + 'static,
+{
     let shared = Arc::new(Shared {
         queue: Mutex::default(),
         ready: Condvar::new(),
@@ -62,11 +77,11 @@ pub fn spawn<W: Write + Send + 'static>(
         dropped: AtomicU64::new(0),
     });
     let (done, finished) = mpsc::channel::<()>();
-    let worker = Arc::clone(&shared);
+    let worker = Lines(Arc::clone(&shared));
     std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
-            write_out(&worker, sink);
+            write_out(&worker, sink, report);
             drop(done);
         })?;
     Ok((Lines(Arc::clone(&shared)), Writer { shared, finished }))
@@ -90,7 +105,8 @@ impl Write for &Lines {
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
         let shared = &self.0;
         let mut queue = shared.queue();
-        if queue.lines.len() + line.len() > shared.budget {
+        let fits = queue.lines.len() + line.len() <= shared.budget;
+        if !fits && !REPORTING.get() {
             drop(queue);
             shared.dropped.fetch_add(1, Ordering::Relaxed);
             return Ok(line.len());
@@ -118,9 +134,10 @@ impl<'a> MakeWriter<'a> for Lines {
     }
 }
 
-/// The writer thread: takes every waiting line at once, writes them outside the lock, and,
-/// once lines were dropped, logs how many (that line queues like any other).
-fn write_out(shared: &Shared, mut sink: impl Write) {
+/// The writer thread: takes every waiting line at once, reports the lines dropped while they
+/// waited, and writes them out (outside the lock).
+fn write_out(lines: &Lines, mut sink: impl Write, report: impl Fn(u64, &Lines)) {
+    let shared = &lines.0;
     let mut batch = Vec::new();
     let mut reported = 0;
     loop {
@@ -137,18 +154,17 @@ fn write_out(shared: &Shared, mut sink: impl Write) {
             }
             std::mem::swap(&mut queue.lines, &mut batch);
         }
+        let dropped = shared.dropped.load(Ordering::Relaxed);
+        if dropped > reported {
+            REPORTING.set(true);
+            report(dropped - reported, lines);
+            REPORTING.set(false);
+            reported = dropped;
+        }
         // Nowhere to report a failing stderr: the lines are lost either way.
         let _ = sink.write_all(&batch).and_then(|()| sink.flush());
         batch.clear();
         batch.shrink_to(KEPT_CAPACITY);
-        let dropped = shared.dropped.load(Ordering::Relaxed);
-        if dropped > reported {
-            tracing::warn!(
-                dropped = dropped - reported,
-                "log lines dropped: the log destination could not keep up"
-            );
-            reported = dropped;
-        }
     }
 }
 
@@ -188,8 +204,16 @@ mod tests {
         format!("line {n:03}\n").into_bytes()
     }
 
-    #[test]
-    fn lines_beyond_the_byte_budget_are_dropped_and_counted_while_the_sink_stalls() {
+    /// A gated sink, what passed through it, the signal that a write started and the key
+    /// that opens the gate (dropping it opens it for good).
+    struct Gated {
+        sink: Gate,
+        written: Arc<Mutex<Vec<u8>>>,
+        started: mpsc::Receiver<()>,
+        release: mpsc::Sender<()>,
+    }
+
+    fn gated() -> Gated {
         let (entered, started) = mpsc::channel();
         let (release, open) = mpsc::channel();
         let written = Arc::new(Mutex::new(Vec::new()));
@@ -198,8 +222,29 @@ mod tests {
             open,
             written: Arc::clone(&written),
         };
+        Gated {
+            sink,
+            written,
+            started,
+            release,
+        }
+    }
+
+    fn report_as_a_line(dropped: u64, lines: &Lines) {
+        let report = format!("dropped {dropped}\n");
+        lines.make_writer().write_all(report.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn lines_beyond_the_byte_budget_are_dropped_counted_and_reported_while_the_sink_stalls() {
+        let Gated {
+            sink,
+            written,
+            started,
+            release,
+        } = gated();
         let length = line(0).len();
-        let (lines, writer) = spawn(3 * length, "test-log", sink).unwrap();
+        let (lines, writer) = spawn(3 * length, "test-log", sink, report_as_a_line).unwrap();
         let mut input = lines.make_writer();
 
         // The first line is taken at once; the writer thread then stalls on the sink.
@@ -212,27 +257,71 @@ mod tests {
         assert_eq!(lines.dropped(), 3);
         assert_eq!(writer.shared.queue().lines.len(), 3 * length);
 
-        // The sink moves again: the queue drains and has room once more.
+        // The sink moves again: the queue drains, the drops are reported after the lines
+        // that were waiting, and there is room once more.
         drop(release);
         drop(writer);
-        let expected: Vec<u8> = (0..=3).flat_map(line).collect();
+        let mut expected: Vec<u8> = (0..=3).flat_map(line).collect();
+        expected.extend_from_slice(b"dropped 3\n");
         assert_eq!(*written.lock().unwrap(), expected);
         input.write_all(&line(7)).unwrap();
         assert_eq!(lines.dropped(), 3);
     }
 
     #[test]
-    fn a_line_longer_than_the_budget_is_dropped_whole() {
-        let written = Arc::new(Mutex::new(Vec::new()));
-        let (entered, _started) = mpsc::channel();
-        let (release, open) = mpsc::channel();
-        drop(release);
-        let sink = Gate {
-            entered,
-            open,
-            written: Arc::clone(&written),
+    fn the_report_of_dropped_lines_is_let_in_over_the_budget() {
+        let Gated {
+            sink,
+            written,
+            started,
+            release,
+        } = gated();
+        let length = line(0).len();
+        let filled = std::sync::atomic::AtomicBool::new(false);
+        let report = move |dropped, lines: &Lines| {
+            // Once, other threads fill the queue again before the report is written.
+            if !filled.swap(true, Ordering::Relaxed) {
+                std::thread::scope(|scope| {
+                    scope.spawn(|| {
+                        for n in 10..14 {
+                            lines.make_writer().write_all(&line(n)).unwrap();
+                        }
+                    });
+                });
+            }
+            report_as_a_line(dropped, lines);
         };
-        let (lines, writer) = spawn(64, "test-log", sink).unwrap();
+        let (lines, writer) = spawn(3 * length, "test-log", sink, report).unwrap();
+        lines.make_writer().write_all(&line(0)).unwrap();
+        started.recv().unwrap();
+        for n in 1..=4 {
+            lines.make_writer().write_all(&line(n)).unwrap();
+        }
+        drop(release);
+        drop(writer);
+        // Line 4 was dropped while the sink stalled, line 13 while the report was made.
+        assert_eq!(lines.dropped(), 2);
+        let mut expected: Vec<u8> = [0, 1, 2, 3, 10, 11, 12]
+            .into_iter()
+            .flat_map(line)
+            .collect();
+        expected.extend_from_slice(b"dropped 1\ndropped 1\n");
+        assert_eq!(
+            String::from_utf8_lossy(&written.lock().unwrap()),
+            String::from_utf8_lossy(&expected)
+        );
+    }
+
+    #[test]
+    fn a_line_longer_than_the_budget_is_dropped_whole() {
+        let Gated {
+            sink,
+            written,
+            release,
+            ..
+        } = gated();
+        drop(release);
+        let (lines, writer) = spawn(64, "test-log", sink, |_, _: &Lines| {}).unwrap();
         lines.make_writer().write_all(&[b'x'; 65]).unwrap();
         lines.make_writer().write_all(b"short\n").unwrap();
         drop(writer);
@@ -242,16 +331,14 @@ mod tests {
 
     #[test]
     fn closing_writes_out_every_queued_line() {
-        let written = Arc::new(Mutex::new(Vec::new()));
-        let (entered, _started) = mpsc::channel();
-        let (release, open) = mpsc::channel();
+        let Gated {
+            sink,
+            written,
+            release,
+            ..
+        } = gated();
         drop(release);
-        let sink = Gate {
-            entered,
-            open,
-            written: Arc::clone(&written),
-        };
-        let (lines, writer) = spawn(1 << 20, "test-log", sink).unwrap();
+        let (lines, writer) = spawn(1 << 20, "test-log", sink, |_, _: &Lines| {}).unwrap();
         for n in 0..1000 {
             lines.make_writer().write_all(&line(n)).unwrap();
         }
