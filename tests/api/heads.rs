@@ -1,4 +1,4 @@
-//! Request heads are small (SPEC 9): a head larger than 32 KiB is answered 431, a request
+//! Request heads are small: a head larger than 32 KiB is answered 431, a request
 //! target longer than 8 KiB 414, and the connection is closed after either; heads within
 //! the limits are served as ever.
 
