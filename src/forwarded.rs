@@ -19,8 +19,10 @@ pub struct Client {
 }
 
 /// The client behind `peer`: the rightmost `X-Forwarded-For` hop that is not itself a
-/// trusted proxy (the leftmost when every hop is trusted). A malformed header, or a peer that
-/// is not trusted, gives the peer itself. IPv4-mapped IPv6 addresses count as IPv4.
+/// trusted proxy (the leftmost when every hop is trusted). A hop that does not parse, left of
+/// the client's, is ignored; when the rightmost hop does not parse, or no header came, the
+/// peer itself is the client, as it is when the peer is not trusted. IPv4-mapped IPv6
+/// addresses count as IPv4.
 pub fn client(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Client {
     let peer = peer.to_canonical();
     if !is_trusted(peer, trusted) {
@@ -39,19 +41,31 @@ fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
     trusted.iter().any(|net| net.contains(&ip))
 }
 
-/// The rightmost untrusted hop of every `X-Forwarded-For` header, read as one list.
+/// The hops of every `X-Forwarded-For` header, read as one list from the right, where each
+/// proxy appended the address it got the request from. Only the hops a trusted proxy wrote
+/// are believed: reading stops at the first that is not a trusted proxy (the client; what
+/// lies left of it the client wrote itself, parsable or not, and is never read). A hop that
+/// does not parse before that point was written by a trusted proxy but cannot be followed:
+/// the nearest proxy read so far stands for the client, the peer when it is the rightmost.
 fn forwarded_for(headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
-    let mut hops = Vec::new();
-    for value in headers.get_all(&X_FORWARDED_FOR) {
-        for hop in value.to_str().ok()?.split(',') {
-            hops.push(parse_hop(hop.trim())?.to_canonical());
-        }
-    }
-    hops.iter()
+    let hops = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
         .rev()
-        .find(|ip| !is_trusted(**ip, trusted))
-        .or(hops.first())
-        .copied()
+        // A line that is not text reads as one hop that does not parse.
+        .flat_map(|line| line.to_str().unwrap_or_default().rsplit(','));
+    let mut nearest_proxy = None;
+    for hop in hops {
+        let Some(ip) = parse_hop(hop.trim()) else {
+            return nearest_proxy;
+        };
+        let ip = ip.to_canonical();
+        if !is_trusted(ip, trusted) {
+            return Some(ip);
+        }
+        nearest_proxy = Some(ip);
+    }
+    nearest_proxy
 }
 
 /// An address as proxies write it: `1.2.3.4`, `2001:db8::1`, and, leniently, with a port
@@ -163,14 +177,57 @@ mod tests {
     }
 
     #[test]
-    fn a_malformed_header_falls_back_to_the_peer() {
-        for bad in ["203.0.113.7, not-an-ip", "", "203.0.113.7,,"] {
+    fn a_rightmost_hop_that_does_not_parse_makes_the_peer_the_client() {
+        for bad in [
+            "203.0.113.7, not-an-ip",
+            "",
+            "203.0.113.7,,",
+            "203.0.113.7, 1.2.3",
+        ] {
             let h = headers(&[bad], None);
             let c = client(ip("127.0.0.1"), &h, &nets(&["127.0.0.1/32"]));
             assert_eq!(c.ip, ip("127.0.0.1"), "{bad:?}");
         }
+        let h = headers(&["203.0.113.7", "garbage"], None);
+        let c = client(ip("127.0.0.1"), &h, &nets(&["127.0.0.1/32"]));
+        assert_eq!(
+            c.ip,
+            ip("127.0.0.1"),
+            "the last line holds the rightmost hop"
+        );
         let c = client(ip("127.0.0.1"), &HeaderMap::new(), &nets(&["127.0.0.1/32"]));
         assert_eq!(c.ip, ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn a_hop_that_does_not_parse_left_of_the_client_is_ignored() {
+        let trusted = nets(&["127.0.0.1/32", "10.0.0.0/8"]);
+        for xff in [
+            &["garbage, 198.51.100.9"][..],
+            &["garbage, 198.51.100.9, 10.0.0.5"],
+            &["1.2.3.4, , 198.51.100.9"],
+            &["[::1, 198.51.100.9"],
+            &["garbage", "198.51.100.9"],
+        ] {
+            let c = client(ip("127.0.0.1"), &headers(xff, None), &trusted);
+            assert_eq!(c.ip, ip("198.51.100.9"), "{xff:?}");
+        }
+        // A line that is not text, left of the client's, is ignored too.
+        let mut h = HeaderMap::new();
+        h.append(&X_FORWARDED_FOR, HeaderValue::from_bytes(b"\xff").unwrap());
+        h.append(&X_FORWARDED_FOR, HeaderValue::from_static("198.51.100.9"));
+        let c = client(ip("127.0.0.1"), &h, &trusted);
+        assert_eq!(c.ip, ip("198.51.100.9"));
+    }
+
+    #[test]
+    fn a_hop_that_does_not_parse_right_of_the_client_stops_at_the_nearest_proxy() {
+        // 10.0.0.5, a trusted proxy, wrote something unreadable for its own peer: the chain
+        // can be followed no further than 10.0.0.5, never to what the client wrote.
+        let trusted = nets(&["127.0.0.1/32", "10.0.0.0/8"]);
+        let h = headers(&["203.0.113.7, garbage, 10.0.0.5"], None);
+        let c = client(ip("127.0.0.1"), &h, &trusted);
+        assert_eq!(c.ip, ip("10.0.0.5"));
     }
 
     #[test]

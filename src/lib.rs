@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod connections;
 pub mod forwarded;
+pub mod heads;
 pub mod limits;
 pub mod metrics;
 pub mod now_playing;

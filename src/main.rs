@@ -75,8 +75,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     };
     // Kept to the end: dropping it writes out the lines still buffered.
     let logs = telemetry::init(config.log_format);
-    let dropped = logs.dropped();
-    now_playing::metrics::count_dropped_log_lines(move || dropped.dropped_lines() as u64);
+    now_playing::metrics::count_dropped_log_lines(logs.dropped());
     config.max_connections = now_playing::limits::fit_connections(config.max_connections);
     config.max_event_clients =
         now_playing::limits::fit_event_clients(config.max_event_clients, config.max_connections);

@@ -4,7 +4,8 @@
 //! closed, and so is one whose client takes no bytes of a response for that long
 //! ([`watched`]); at most `MAX_CONNECTIONS` are open at once, and at the limit one whose
 //! client stopped reading, else the oldest one without a request in flight, is closed to
-//! make room for the next. Request heads are at most [`MAX_HEAD`] bytes.
+//! make room for the next. hyper itself answers 431 to a request head larger than
+//! [`MAX_HEAD`] (the router never sees it), and buffers no more than that of responses.
 
 mod open;
 mod watched;
@@ -27,12 +28,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower::Service;
 
+use crate::heads::MAX_HEAD;
 use open::{Busy, ConnectionState, Listed, Open, Tracked};
 use watched::Watched;
-
-/// The largest request head (request line and headers): hyper answers 431 beyond it. Also
-/// bounds what hyper buffers of responses before writing them.
-pub const MAX_HEAD: usize = 32 * 1024;
 
 /// The kernel's send buffer per client socket. Left to itself Linux grows it to 4 MiB for
 /// a client that reads nothing; a widget's responses are tens of kilobytes.

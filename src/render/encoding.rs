@@ -82,7 +82,8 @@ impl Encodings {
     }
 }
 
-fn tagged(etag: &HeaderValue, suffix: &str) -> HeaderValue {
+/// `etag` with `suffix` added inside the quotes: the `ETag` of one coding of a body.
+pub(crate) fn tagged(etag: &HeaderValue, suffix: &str) -> HeaderValue {
     let plain = etag.to_str().unwrap_or_default().trim_matches('"');
     HeaderValue::from_str(&format!("\"{plain}-{suffix}\"")).expect("hex and a coding name")
 }

@@ -12,6 +12,7 @@ pub mod list_widget;
 pub mod lists;
 pub mod memo;
 pub mod params;
+pub mod per_request;
 pub mod svg;
 pub mod widget;
 

@@ -8,13 +8,14 @@ use axum::response::{IntoResponse, Response};
 
 use super::{Caller, ClientOf, cached_response};
 use crate::forwarded::Client;
-use crate::render::{WidgetParams, landing};
+use crate::render::{WidgetParams, landing, per_request};
 use crate::state::AppState;
 
 pub async fn landing(
     state: State<AppState>,
     Query(mut query): Query<HashMap<String, String>>,
     ClientOf(client): ClientOf,
+    caller: Caller,
     headers: HeaderMap,
 ) -> Response {
     // The picker's form sends checkboxes only when ticked.
@@ -31,7 +32,8 @@ pub async fn landing(
     };
     let base = base_url(&state, &headers, client);
     let rendered = landing::page(&base, &params, state.service.is_demo());
-    let caller = Caller::same_origin(headers.get(header::IF_NONE_MATCH).cloned());
+    // Made per request (the snippets name the host asked for), so compressed per request.
+    let rendered = per_request::compressed(rendered, caller.accept_encoding.as_ref());
     let mut response = cached_response(&state, &caller, &rendered);
     // The snippets depend on the Host header: no shared cache may keep them.
     response.headers_mut().insert(

@@ -1,25 +1,25 @@
-//! `GET /metrics`: Prometheus text format (absent with `METRICS=false`).
+//! `GET /metrics`: Prometheus text format (absent with `METRICS=false`), compressed per
+//! request.
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
 
+use super::{Caller, respond};
+use crate::render::{Rendered, per_request};
 use crate::state::AppState;
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Response {
     if let Some(spotify) = state.service.spotify() {
         let expiry = spotify.tokens().expires_at().map_or(0, |t| t.timestamp());
         state.metrics.refresh_token_expiry(expiry);
     }
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            ),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
+    let rendered = Rendered::new(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
         state.metrics.encode(),
-    )
-        .into_response()
+        None,
+    );
+    let rendered = per_request::compressed(rendered, caller.accept_encoding.as_ref());
+    respond(&caller, &rendered, HeaderValue::from_static("no-store"))
 }

@@ -1,5 +1,5 @@
 //! The HTTP surface: the one place where paths are listed, with the layers every response
-//! goes through (request log, compression, `nosniff`, CORS where it applies).
+//! goes through (request log, head limits, `nosniff`, CORS where it applies).
 
 pub mod assets;
 pub mod auth;
@@ -11,6 +11,7 @@ pub mod json;
 pub mod landing;
 pub mod lists;
 pub mod metrics;
+pub mod repeated;
 pub mod svg;
 pub mod widget;
 
@@ -27,13 +28,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use ipnet::IpNet;
-use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::forwarded::{self, Client};
+use crate::heads;
 use crate::metrics::{Metrics, Route};
 use crate::render::{Rendered, WidgetParams};
 use crate::state::AppState;
+use crate::telemetry;
 pub use error::ApiError;
 
 pub fn router(state: AppState) -> Router {
@@ -50,9 +52,7 @@ pub fn router(state: AppState) -> Router {
             "/now-playing/events",
             get(events::events).options(cors::preflight),
         )
-        // Rendered per request (its snippets name the host asked for): compressed per
-        // request, at the fastest level. Every other representation is compressed once.
-        .route("/", get(landing::landing).layer(fast_compression()))
+        .route("/", get(landing::landing))
         .route("/embed", get(widget::embed))
         .route("/now-playing.svg", get(svg::card))
         .route("/now-playing/open", get(json::open))
@@ -92,7 +92,7 @@ pub fn router(state: AppState) -> Router {
         .route("/embed/top/tracks", get(lists::top_tracks_embed))
         .route("/embed/top/artists", get(lists::top_artists_embed));
     if state.config.metrics {
-        router = router.route("/metrics", get(metrics::metrics).layer(fast_compression()));
+        router = router.route("/metrics", get(metrics::metrics));
     }
     let cors = cors::Cors::new(&state.config.cors_allow_origins);
     let observer = Observer {
@@ -101,6 +101,7 @@ pub fn router(state: AppState) -> Router {
     };
     router
         .fallback(not_found)
+        .layer(middleware::from_fn(heads::limit))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -110,11 +111,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// For responses made per request: at the default level, brotli took milliseconds per
-/// response and cut throughput fifty-fold (BENCHMARKS.md).
-fn fast_compression() -> CompressionLayer {
-    CompressionLayer::new().quality(CompressionLevel::Fastest)
-}
+/// Bytes of a request's path in its log line: a client's path of 60 KB would otherwise make
+/// each line as long.
+const LOGGED_PATH: usize = 256;
 
 #[derive(Clone)]
 struct Observer {
@@ -124,7 +123,7 @@ struct Observer {
 
 /// Finds the client behind the trusted proxies once, for the handlers and the log; then one
 /// log line and one metric sample per request, health checks only at debug level. The query
-/// is left out: it may carry an authorization code.
+/// is left out: it may carry an authorization code. The path is cut to [`LOGGED_PATH`].
 async fn observe(State(observer): State<Observer>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let peer = request
@@ -135,7 +134,7 @@ async fn observe(State(observer): State<Observer>, mut request: Request, next: N
     request.extensions_mut().insert(client);
     let route = Route(request.extensions().get::<MatchedPath>().cloned());
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = telemetry::cut(request.uri().path(), LOGGED_PATH).into_owned();
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
@@ -187,8 +186,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Widget {
 }
 
 /// A memoised representation as a response, or `304` when the client has it already.
-/// The three request headers the widget routes read, taken without copying the header map,
-/// and the CORS policy that answers the `Origin`.
+/// The three request headers the widget routes read, taken without copying the header map
+/// (each of the first two across all its lines), and the CORS policy that answers the
+/// `Origin`.
 pub struct Caller {
     pub if_none_match: Option<HeaderValue>,
     pub accept_encoding: Option<HeaderValue>,
@@ -197,16 +197,6 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// A caller of a page that answers no CORS.
-    pub fn same_origin(if_none_match: Option<HeaderValue>) -> Self {
-        Self {
-            if_none_match,
-            accept_encoding: None,
-            origin: None,
-            cors: None,
-        }
-    }
-
     /// Adds the CORS headers this caller's `Origin` is allowed.
     pub fn allow(&self, headers: &mut axum::http::HeaderMap) {
         if let Some(cors) = &self.cors {
@@ -220,8 +210,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Self {
-            if_none_match: parts.headers.get(header::IF_NONE_MATCH).cloned(),
-            accept_encoding: parts.headers.get(header::ACCEPT_ENCODING).cloned(),
+            if_none_match: repeated::combined(&parts.headers, header::IF_NONE_MATCH),
+            accept_encoding: repeated::combined(&parts.headers, header::ACCEPT_ENCODING),
             origin: parts.headers.get(header::ORIGIN).cloned(),
             cors: parts.extensions.get().cloned(),
         })

@@ -160,3 +160,100 @@ async fn refused_codings_are_not_sent() {
         Some("gzip")
     );
 }
+
+#[tokio::test]
+async fn pages_compressed_per_request_have_an_etag_per_coding() {
+    let app = spawn_demo().await;
+    for path in ["/", "/metrics"] {
+        let identity = fetch(&app, path, None).await;
+        assert_eq!(header(&identity, "content-encoding"), None, "{path}");
+        let identity_etag = header(&identity, "etag").expect("an ETag");
+        let plain = identity.bytes().await.unwrap();
+        for coding in ["gzip", "br"] {
+            let response = fetch(&app, path, Some(coding)).await;
+            assert_eq!(
+                header(&response, "content-encoding").as_deref(),
+                Some(coding),
+                "{path}"
+            );
+            assert_eq!(
+                header(&response, "vary").as_deref(),
+                Some("accept-encoding")
+            );
+            let etag = header(&response, "etag").unwrap();
+            assert!(etag.ends_with(&format!("-{coding}\"")), "{path}: {etag}");
+            let decoded = decode(coding, &response.bytes().await.unwrap());
+            if path == "/" {
+                assert_eq!(
+                    etag,
+                    format!("\"{}-{coding}\"", identity_etag.trim_matches('"'))
+                );
+                assert_eq!(decoded, plain, "{path}: {coding} decodes to the body");
+            } else {
+                // Every request moves a counter: the text differs, not its kind.
+                assert!(String::from_utf8(decoded).unwrap().contains("# TYPE"));
+            }
+        }
+    }
+
+    // The landing page is the same for the same host: a client that holds one coding gets a
+    // 304 for it, and the full body in any other.
+    let identity_etag = header(&fetch(&app, "/", None).await, "etag").unwrap();
+    let gzip_etag = header(&fetch(&app, "/", Some("gzip")).await, "etag").unwrap();
+    let conditional = |accept: &'static str, etag: String| {
+        app.http
+            .get(app.url("/"))
+            .header("accept-encoding", accept)
+            .header("if-none-match", etag)
+            .send()
+    };
+    let other_coding = conditional("gzip", identity_etag.clone()).await.unwrap();
+    assert_eq!(other_coding.status(), 200);
+    assert_eq!(
+        header(&other_coding, "content-encoding").as_deref(),
+        Some("gzip")
+    );
+    let brotli = conditional("br", gzip_etag.clone()).await.unwrap();
+    assert_eq!(brotli.status(), 200);
+    assert_eq!(header(&brotli, "content-encoding").as_deref(), Some("br"));
+    let same = conditional("gzip", gzip_etag.clone()).await.unwrap();
+    assert_eq!(same.status(), 304);
+    assert_eq!(header(&same, "etag"), Some(gzip_etag));
+    let same = conditional("identity", identity_etag.clone())
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 304);
+    assert_eq!(header(&same, "etag"), Some(identity_etag));
+}
+
+#[tokio::test]
+async fn accept_encoding_and_if_none_match_are_read_across_all_their_lines() {
+    let app = spawn_demo().await;
+    for path in ["/embed", "/"] {
+        // reqwest sends a header given twice on two lines.
+        let response = app
+            .http
+            .get(app.url(path))
+            .header("accept-encoding", "deflate")
+            .header("accept-encoding", "br")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            header(&response, "content-encoding").as_deref(),
+            Some("br"),
+            "{path}"
+        );
+        let etag = header(&response, "etag").unwrap();
+        let again = app
+            .http
+            .get(app.url(path))
+            .header("accept-encoding", "br")
+            .header("if-none-match", "\"something-else\"")
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+    }
+}

@@ -70,3 +70,58 @@ async fn every_request_line_is_written_out_by_shutdown_without_colour_codes() {
         .count();
     assert_eq!(logged, REQUESTS, "every request is logged:\n{stderr}");
 }
+
+#[tokio::test]
+async fn a_long_path_is_logged_cut_to_256_bytes_and_the_query_never() {
+    let port = free_port().to_string();
+    let child = binary(
+        &["serve", "--demo"],
+        &[
+            ("PORT", &port),
+            ("LOG_FORMAT", "json"),
+            ("RUST_LOG", "info"),
+        ],
+    )
+    .spawn()
+    .expect("the binary runs");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    eventually("the server answers", || async {
+        http.get(format!("{base}/healthz")).send().await.is_ok()
+    })
+    .await;
+
+    let long = format!("/{}", "a".repeat(1_000));
+    let response = http
+        .get(format!("{base}{long}?code=secret-code"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let longer = format!("/{}", "b".repeat(20_000));
+    let response = http.get(format!("{base}{longer}")).send().await.unwrap();
+    assert_eq!(response.status(), 414);
+
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("stops within 10 s")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("secret-code"), "{stderr}");
+    let paths: Vec<String> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["message"] == "request" && l["path"] != "/healthz")
+        .map(|l| l["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        [format!("{}…", &long[..256]), format!("{}…", &longer[..256])],
+        "{stderr}"
+    );
+}

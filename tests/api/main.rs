@@ -11,6 +11,7 @@ mod encoding;
 mod escaping;
 mod events;
 mod headers;
+mod heads;
 mod helpers;
 mod landing;
 mod list_widgets;

@@ -118,3 +118,39 @@ async fn the_request_log_names_the_peer_without_trusted_proxies() {
         .unwrap_or_else(|| panic!("no request line: {log}"));
     assert!(line.contains("\"client\":\"127.0.0.1\""), "{line}");
 }
+
+#[tokio::test]
+async fn a_hop_that_does_not_parse_left_of_the_client_does_not_hide_it() {
+    let (_guard, logs) = capture_logs();
+    let spotify = MockServer::start().await;
+    let mut config = admin_config(&spotify);
+    config.trusted_proxies = vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap().into()];
+    let app = spawn_with_config(spotify, config).await;
+
+    // The client wrote garbage; the proxy appended its real address.
+    for _ in 0..5 {
+        let hops = "garbage, 198.51.100.9";
+        assert_eq!(login_as(&app, hops, "guess").await.status().as_u16(), 401);
+    }
+    let same = login_as(&app, "198.51.100.9", ADMIN_TOKEN).await;
+    assert_eq!(same.status().as_u16(), 429, "one client, one lockout");
+    let owner = login_as(&app, "198.51.100.20", ADMIN_TOKEN).await;
+    assert_eq!(
+        owner.status().as_u16(),
+        302,
+        "the proxy itself is not locked"
+    );
+
+    let log = logged(&logs);
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\"path\":\"/auth/login\""))
+        .collect();
+    assert_eq!(lines.len(), 7, "{log}");
+    assert!(
+        lines[..6]
+            .iter()
+            .all(|l| l.contains("\"client\":\"198.51.100.9\"")),
+        "the request log names the client, never the proxy: {log}"
+    );
+}

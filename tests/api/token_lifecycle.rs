@@ -434,6 +434,27 @@ async fn repeated_wrong_passwords_slow_a_client_down_for_a_minute() {
     assert_eq!(login(&app, Some(ADMIN_TOKEN)).await.status().as_u16(), 302);
 }
 
+#[tokio::test]
+async fn the_basic_scheme_name_is_matched_without_regard_to_case() {
+    let spotify = MockServer::start().await;
+    let config = admin_config(&spotify);
+    let app = spawn_with_config(spotify, config).await;
+
+    let credentials = basic(ADMIN_TOKEN);
+    let credentials = credentials.trim_start_matches("Basic ");
+    // Six tries: were any of them counted as a wrong password, the sixth would be locked out.
+    for scheme in ["basic", "BASIC", "bAsIc", "basic", "BaSiC", "basic"] {
+        let response = app
+            .http
+            .get(app.url("/auth/login"))
+            .header("authorization", format!("{scheme} {credentials}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 302, "{scheme}");
+    }
+}
+
 /// The `state` sent to Spotify and the cookie set in the owner's browser by `/auth/login`.
 pub async fn login_state(app: &TestApp) -> (String, String) {
     let response = login(app, Some(ADMIN_TOKEN)).await;
