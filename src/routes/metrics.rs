@@ -11,6 +11,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         let expiry = spotify.tokens().expires_at().map_or(0, |t| t.timestamp());
         state.metrics.refresh_token_expiry(expiry);
     }
+    state.metrics.render_cache_bytes(state.render_budget.used());
     (
         [
             (

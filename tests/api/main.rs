@@ -20,6 +20,7 @@ mod metrics;
 mod normalisation;
 mod operations;
 mod proxies;
+mod render_cache;
 mod routes;
 mod spotify_client;
 mod spotify_mock;
