@@ -1,9 +1,10 @@
 //! What one client can make the server keep and compute, whatever parameters it sends: every
-//! kept render together within `RENDER_CACHE_MB`, and compression only for a representation
-//! asked for a second time.
+//! kept render together within `RENDER_CACHE_MB`, compression only for a representation
+//! asked for a second time, and list rows drawn from Spotify's small image.
 
 use now_playing::config::{Config, ServerSettings, Settings, Source, SpotifySettings};
 use now_playing::now_playing::lists::{TopKind, TopRange};
+use serde_json::Value;
 use wiremock::ResponseTemplate;
 
 use crate::helpers::*;
@@ -119,6 +120,65 @@ async fn a_representation_is_compressed_from_its_second_request_on() {
         assert!(
             app.state.render_budget.used() > before,
             "{path}: the compressed forms are counted"
+        );
+    }
+}
+
+/// The path on the image host of `item`'s album image `width` px wide.
+fn image_path(item: &Value, width: u64) -> String {
+    let url = item["album"]["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["width"] == width)
+        .expect("Spotify's sizes")["url"]
+        .as_str()
+        .unwrap();
+    url.strip_prefix("https://i.scdn.co").unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn list_rows_show_spotify_s_64_px_image() {
+    let app = spawn_app().await;
+    mount_token(&app.spotify, 1).await;
+    mount_top(
+        &app.spotify,
+        TopKind::Tracks,
+        TopRange::Short,
+        json(TOP_TRACKS),
+        1,
+    )
+    .await;
+    let fixture: Value = serde_json::from_str(TOP_TRACKS).unwrap();
+    let items = fixture["items"].as_array().unwrap();
+    for item in items {
+        on_image(&app.spotify, &image_path(item, 64))
+            .respond(jpeg())
+            .expect(1)
+            .await;
+        on_image(&app.spotify, &image_path(item, 300))
+            .respond(jpeg())
+            .expect(0)
+            .await;
+    }
+    let (status, svg) = app.get_text("/top/tracks.svg?limit=50").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        svg.matches("data:image/jpeg;base64,").count(),
+        items.len(),
+        "every row's art is inlined"
+    );
+    let (_, html) = app.get_text("/top/tracks.html?limit=50").await;
+    let (_, doc) = app.get_json("/top/tracks?limit=50").await;
+    for (item, entry) in items.iter().zip(doc["items"].as_array().unwrap()) {
+        let small = format!("https://i.scdn.co{}", image_path(item, 64));
+        let medium = format!("https://i.scdn.co{}", image_path(item, 300));
+        assert!(html.contains(&format!("src=\"{small}\"")), "{html}");
+        assert!(!html.contains(&medium));
+        assert_eq!(
+            entry["image_url"],
+            medium.as_str(),
+            "the JSON's item is SPEC 5's"
         );
     }
 }
