@@ -94,6 +94,7 @@ struct Inner {
     event_clients: Gauge,
     refresh_token_expiry: Gauge,
     log_lines_dropped: Counter,
+    render_cache_bytes: Gauge,
 }
 
 /// Where the number of log lines dropped by the log writer comes from (set once by the
@@ -177,6 +178,12 @@ impl Metrics {
             "Log lines dropped because the log's destination could not keep up",
             log_lines_dropped.clone(),
         );
+        let render_cache_bytes = Gauge::default();
+        registry.register(
+            "render_cache_bytes",
+            "Bytes held by kept renders (bodies, compressed forms, keys), at most RENDER_CACHE_MB",
+            render_cache_bytes.clone(),
+        );
         Self(Arc::new(Inner {
             registry,
             requests,
@@ -189,6 +196,7 @@ impl Metrics {
             event_clients,
             refresh_token_expiry,
             log_lines_dropped,
+            render_cache_bytes,
         }))
     }
 
@@ -238,6 +246,12 @@ impl Metrics {
 
     pub fn refresh_token_expiry(&self, unix_seconds: i64) {
         self.0.refresh_token_expiry.set(unix_seconds);
+    }
+
+    pub fn render_cache_bytes(&self, bytes: usize) {
+        self.0
+            .render_cache_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// The text exposition format.

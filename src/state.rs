@@ -13,6 +13,7 @@ use crate::now_playing::NowPlayingService;
 use crate::now_playing::events::Events;
 use crate::reauth::Reauth;
 use crate::render::Renders;
+use crate::render::budget::RenderBudget;
 use crate::render::lists::ListRenders;
 use crate::spotify::images::Images;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub renders: Arc<Renders>,
     /// The representations of the lists (`service.lists()`), each rendered once per state.
     pub list_renders: Arc<ListRenders>,
+    /// The bytes `renders` and `list_renders` hold together, within `RENDER_CACHE_MB`.
+    pub render_budget: Arc<RenderBudget>,
 }
 
 impl AppState {
@@ -60,9 +63,11 @@ impl AppState {
         let images = Arc::new(Images::new(images_url, clock.clone(), metrics.clone()));
         let service = NowPlayingService::new(&config, clock, metrics.clone());
         let ttl = config.cache_ttl.as_secs();
+        let render_budget = RenderBudget::new(config.render_cache_mb.saturating_mul(1 << 20));
         Self {
-            list_renders: Arc::new(ListRenders::new(service.lists())),
-            renders: Arc::new(Renders::new()),
+            list_renders: Arc::new(ListRenders::new(service.lists(), &render_budget)),
+            renders: Arc::new(Renders::new(&render_budget)),
+            render_budget,
             reauth,
             events: Events::new(service.clone(), config.max_event_clients, metrics.clone()),
             metrics,

@@ -116,6 +116,9 @@ pub struct ServerSettings {
     /// Seconds one answer of Spotify's top tracks or artists is reused (60 to 86400)
     #[arg(long, env = "TOP_TTL")]
     pub top_ttl: Option<String>,
+    /// Mebibytes every kept render together may hold (1 to 4096)
+    #[arg(long, env = "RENDER_CACHE_MB")]
+    pub render_cache_mb: Option<String>,
     /// Log format: pretty or json
     #[arg(long, env = "LOG_FORMAT")]
     pub log_format: Option<String>,

@@ -48,6 +48,8 @@ pub struct Config {
     pub max_connections: usize,
     /// How long one answer of Spotify's top tracks or artists is reused.
     pub top_ttl: Duration,
+    /// Mebibytes that every kept render together may hold.
+    pub render_cache_mb: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -100,6 +102,7 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             top_ttl: Duration::from_secs(3600),
+            render_cache_mb: 64,
         }
     }
 }
@@ -316,6 +319,12 @@ impl ServerSettings {
             count(1, 1_000_000),
         );
         let top_ttl = p.get("TOP_TTL", &self.top_ttl, d.top_ttl, seconds(60, 86_400));
+        let render_cache_mb = p.get(
+            "RENDER_CACHE_MB",
+            &self.render_cache_mb,
+            d.render_cache_mb,
+            count(1, 4096),
+        );
         let admin = self.admin(p, &source, public_url.as_ref());
         Config {
             source,
@@ -335,6 +344,7 @@ impl ServerSettings {
             header_timeout,
             max_connections,
             top_ttl,
+            render_cache_mb,
         }
     }
 

@@ -183,8 +183,22 @@ impl NowPlaying {
 }
 
 impl Item {
+    /// The images Spotify gives for a track or episode, largest first: an episode's own or
+    /// its show's, a track's album's, none for a local file.
+    pub fn images(item: &types::Item) -> &[Image] {
+        match item.kind.as_deref() {
+            Some("episode") if item.images.is_empty() => {
+                item.show.as_ref().map_or(&[], |show| &show.images)
+            }
+            Some("episode") => &item.images,
+            _ if item.is_local => &[],
+            _ => item.album.as_ref().map_or(&[], |album| &album.images),
+        }
+    }
+
     /// A track or episode from Spotify; `None` for a shape that is neither.
     pub fn from_spotify(item: types::Item) -> Option<Self> {
+        let image_url = best_image(Self::images(&item));
         let url = item
             .external_urls
             .get("spotify")
@@ -204,18 +218,13 @@ impl Item {
                 if let Some(p) = publisher.filter(|p| Some(p) != show_name.as_ref()) {
                     artists.push(p);
                 }
-                let images = if item.images.is_empty() {
-                    &show.images
-                } else {
-                    &item.images
-                };
                 Some(Self {
                     kind: ItemKind::Episode,
                     title: clean(item.name.as_deref().unwrap_or("")),
                     artists,
                     album: show_name,
                     url,
-                    image_url: best_image(images),
+                    image_url,
                     duration_ms: item.duration_ms,
                     explicit: item.explicit,
                     is_local: false,
@@ -234,11 +243,7 @@ impl Item {
                         .collect(),
                     album: album.name.as_deref().map(clean).filter(|s| !s.is_empty()),
                     url: if item.is_local { None } else { url },
-                    image_url: if item.is_local {
-                        None
-                    } else {
-                        best_image(&album.images)
-                    },
+                    image_url,
                     duration_ms: item.duration_ms,
                     explicit: item.explicit,
                     is_local: item.is_local,
@@ -273,10 +278,15 @@ pub(crate) fn clean(text: &str) -> String {
 
 /// The image closest to 300 px wide, among those on Spotify's image hosts.
 pub(crate) fn best_image(images: &[Image]) -> Option<String> {
+    image_near(images, 300)
+}
+
+/// The image closest to `width` px wide, among those on Spotify's image hosts.
+pub(crate) fn image_near(images: &[Image], width: u32) -> Option<String> {
     images
         .iter()
         .filter_map(|i| Some((i.url.as_deref().filter(|u| is_spotify_image(u))?, i.width)))
-        .min_by_key(|(_, width)| width.map_or(u32::MAX, |w| w.abs_diff(300)))
+        .min_by_key(|(_, w)| w.map_or(u32::MAX, |w| w.abs_diff(width)))
         .map(|(url, _)| url.to_owned())
 }
 

@@ -1,7 +1,7 @@
-//! Content codings. A representation is compressed once, when its memo keeps it (gzip at
-//! level 9 and brotli at quality 11: each is made once per state, so the best ratio is
-//! worth its milliseconds), and every request picks one by its `Accept-Encoding`. Each
-//! encoding has its own strong `ETag`.
+//! Content codings. A representation is compressed once, when its memo keeps it and it is
+//! asked for a second time (gzip at level 9 and brotli at quality 11, in the background:
+//! each is made once per state, so the best ratio is worth its milliseconds), and every
+//! request picks one by its `Accept-Encoding`. Each encoding has its own strong `ETag`.
 
 use std::io::Write;
 
@@ -45,10 +45,15 @@ pub struct Encodings {
 }
 
 impl Encodings {
+    /// Whether a body of `len` bytes is worth compressing at all.
+    pub fn worth_trying(len: usize) -> bool {
+        len >= MIN_SIZE
+    }
+
     /// gzip and brotli of `body`, each kept when it is smaller; their ETags are `etag` with
     /// the coding added inside the quotes (`"…-gzip"`, `"…-br"`).
     pub fn of(body: &[u8], etag: &HeaderValue) -> Self {
-        if body.len() < MIN_SIZE {
+        if !Self::worth_trying(body.len()) {
             return Self::default();
         }
         let smaller = |compressed: Option<Vec<u8>>, suffix: &str| {

@@ -57,7 +57,7 @@ impl ListWidget {
                         title: entry.title().to_owned(),
                         subtitle: entry.subtitle(),
                         url: entry.url().map(str::to_owned),
-                        image_url: entry.image_url().map(str::to_owned),
+                        image_url: entry.row_image_url.clone(),
                         played_at: entry.played_at(),
                         glyph: match entry.item() {
                             None => "★",

@@ -1,20 +1,18 @@
 //! Representations of the lists (SPEC 10): the JSON documents, and [`ListRenders`], which
 //! keeps every representation of a list state (the JSON here; the fragment, the embed page
 //! and the SVG card too) so that each is rendered once per fetched state, `limit` and
-//! widget parameters. The memo is keyed by the state's generation, so the list caches know
-//! nothing of presentation.
+//! widget parameters, within the budget every memo shares. The memo is keyed by the state's
+//! generation, so the list caches know nothing of presentation.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode};
 
-use super::memo::{Generational, finish};
+use super::budget::RenderBudget;
+use super::memo::{Kept, Memo, MemoKey};
 use super::{Rendered, WidgetParams};
 use crate::now_playing::lists::{ListId, ListSnapshot, ListView, ListsService};
-
-/// Most representations kept per list state; more are rendered per request.
-const MEMO_CAPACITY: usize = 128;
 
 /// Which representation of a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,17 +32,23 @@ pub struct ListRenderKey {
     pub params: Option<WidgetParams>,
 }
 
+impl MemoKey for ListRenderKey {
+    fn heap_bytes(&self) -> usize {
+        self.params.as_ref().map_or(0, MemoKey::heap_bytes)
+    }
+}
+
 /// The memo of every list's representations, and the `Cache-Control` of its routes.
 pub struct ListRenders {
     /// Per list, the representations of its newest state seen so far.
-    memos: [Generational<HashMap<ListRenderKey, Arc<Rendered>>>; 7],
+    memos: [Memo<HashMap<ListRenderKey, Kept>>; 7],
     cache_control: [HeaderValue; 7],
 }
 
 impl ListRenders {
-    pub fn new(lists: &ListsService) -> Self {
+    pub fn new(lists: &ListsService, budget: &Arc<RenderBudget>) -> Self {
         Self {
-            memos: ListId::ALL.map(|_| Generational::default()),
+            memos: ListId::ALL.map(|_| Memo::new(budget)),
             cache_control: ListId::ALL.map(|id| {
                 let ttl = lists.ttl(id).as_secs();
                 HeaderValue::from_str(&format!(
@@ -63,8 +67,11 @@ impl ListRenders {
 
     /// The representation `key` of `snapshot`, if it was rendered already.
     pub fn get(&self, snapshot: &ListSnapshot, key: &ListRenderKey) -> Option<Arc<Rendered>> {
-        self.memos[snapshot.id.index()]
-            .read(snapshot.generation, |renders| renders.get(key).cloned())
+        self.memos[snapshot.id.index()].get(
+            snapshot.generation,
+            |renders| renders.get(key),
+            || key.clone(),
+        )
     }
 
     /// The representation `key` of `snapshot`, rendered by `render` the first time it is
@@ -77,18 +84,10 @@ impl ListRenders {
         key: ListRenderKey,
         render: impl FnOnce() -> Rendered,
     ) -> Arc<Rendered> {
-        if let Some(found) = self.get(snapshot, &key) {
-            return found;
+        match self.get(snapshot, &key) {
+            Some(found) => found,
+            None => self.memos[snapshot.id.index()].render(snapshot.generation, key, render),
         }
-        let memo = &self.memos[snapshot.id.index()];
-        let room = |renders: &HashMap<_, _>| renders.len() < MEMO_CAPACITY;
-        let rendered = finish(render(), memo.admits(snapshot.generation, room));
-        memo.keep(snapshot.generation, |renders| {
-            if room(renders) {
-                renders.insert(key, Arc::clone(&rendered));
-            }
-        });
-        rendered
     }
 
     /// The JSON of `snapshot` showing `limit` entries, or its 503.

@@ -3,6 +3,7 @@
 //! generation ([`Renders`], [`lists::ListRenders`]), with its strong `ETag`.
 
 pub mod assets;
+pub mod budget;
 pub mod encoding;
 pub mod html;
 pub mod landing;
@@ -35,7 +36,7 @@ pub struct Rendered {
     /// Strong validator: a hash of the body.
     pub etag: HeaderValue,
     pub csp: Option<HeaderValue>,
-    /// The body compressed, once, for clients that accept it: see [`Rendered::compressed`].
+    /// The body compressed, once, for clients that accept it: see [`memo`] for when.
     pub encodings: Encodings,
 }
 
@@ -57,11 +58,22 @@ impl Rendered {
         }
     }
 
-    /// With its gzip and brotli encodings, for a representation that is kept and served
-    /// many times.
+    /// With its gzip and brotli encodings, for a representation served many times.
     pub fn compressed(mut self) -> Self {
         self.encodings = Encodings::of(&self.body, &self.etag);
         self
+    }
+
+    /// The same representation (its body shared, not copied) with `encodings`.
+    pub fn with_encodings(&self, encodings: Encodings) -> Self {
+        Self {
+            status: self.status,
+            content_type: self.content_type,
+            body: self.body.clone(),
+            etag: self.etag.clone(),
+            csp: self.csp.clone(),
+            encodings,
+        }
     }
 
     /// The body and `ETag` of the encoding `coding`, or of the identity when there is none.

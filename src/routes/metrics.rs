@@ -14,6 +14,7 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Response 
         let expiry = spotify.tokens().expires_at().map_or(0, |t| t.timestamp());
         state.metrics.refresh_token_expiry(expiry);
     }
+    state.metrics.render_cache_bytes(state.render_budget.used());
     let rendered = Rendered::new(
         StatusCode::OK,
         "text/plain; version=0.0.4; charset=utf-8",

@@ -205,6 +205,10 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
     let app = spawn_app().await;
     mount_token(&app.spotify, 1).await;
     mount_playing(&app.spotify, TRACK, 1).await;
+    // Compressed once asked for a second time, in the background.
+    app.get("/embed").await;
+    app.get("/embed").await;
+    app.state.render_budget.compressions_done().await;
     let response = app
         .http
         .get(app.url("/embed"))

@@ -21,6 +21,7 @@ mod metrics;
 mod normalisation;
 mod operations;
 mod proxies;
+mod render_cache;
 mod routes;
 mod slow_readers;
 mod spotify_client;

@@ -61,6 +61,7 @@ pub fn list(id: ListId, now: DateTime<Utc>) -> List {
             .map(|(i, minutes)| Entry {
                 position: Position::PlayedAt(Some(now - chrono::Duration::minutes(*minutes))),
                 subject: Subject::Track(track(&TRACKS[(i * 4) % TRACKS.len()])),
+                row_image_url: None,
             })
             .collect(),
         ListId::Top(TopKind::Tracks, range) => rotated(&TRACKS, range, 10)
@@ -96,6 +97,7 @@ fn ranked((subject, rank): (Subject, u32)) -> Entry {
     Entry {
         position: Position::Rank(rank),
         subject,
+        row_image_url: None,
     }
 }
 

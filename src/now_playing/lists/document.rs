@@ -127,6 +127,7 @@ mod tests {
         let entry = Entry {
             position: Position::Rank(3),
             subject: Subject::Track(track("T")),
+            row_image_url: None,
         };
         let json = serde_json::to_value(&entry).unwrap();
         assert_eq!(json["rank"], 3);
@@ -151,6 +152,7 @@ mod tests {
         let entry = Entry {
             position: Position::Rank(1),
             subject: Subject::Artist(artist),
+            row_image_url: None,
         };
         assert_eq!(
             serde_json::to_value(&entry).unwrap(),

@@ -196,6 +196,7 @@ impl ListsService {
             Entry {
                 subject: Subject::Track(item),
                 position: Position::PlayedAt(at),
+                ..
             } => Some((item.clone(), *at)),
             _ => None,
         })

@@ -291,6 +291,25 @@ fn the_image_closest_to_300_px_is_chosen() {
 }
 
 #[test]
+fn a_list_row_takes_the_image_closest_to_64_px_from_the_same_images() {
+    let row_image = |payload: Value| {
+        let answer: CurrentlyPlaying = types::from_json(payload.to_string().as_bytes()).unwrap();
+        image_near(Item::images(&answer.item.unwrap()), 64)
+    };
+    let url = |w: u32| Some(format!("https://i.scdn.co/image/w{w}"));
+    let album = |widths: &[u32]| with(track(), |v| v["item"]["album"]["images"] = images(widths));
+    assert_eq!(row_image(album(&[640, 300, 64])), url(64));
+    assert_eq!(row_image(album(&[640, 300])), url(300));
+    assert_eq!(
+        row_image(with(episode(), |v| v["item"]["images"] = json!([]))),
+        Some("https://i.scdn.co/image/s640".to_owned()),
+        "an episode without images: its show's"
+    );
+    let local = with(album(&[64]), |v| v["item"]["is_local"] = json!(true));
+    assert_eq!(row_image(local), None, "no art for a local file");
+}
+
+#[test]
 fn images_off_spotifys_hosts_or_without_https_are_never_chosen() {
     let list: Vec<Image> = serde_json::from_value(json!([
         {"url": "http://i.scdn.co/image/plain", "width": 300},

@@ -1,0 +1,124 @@
+use super::*;
+use axum::http::StatusCode;
+
+impl MemoKey for u32 {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+type Map = HashMap<u32, Kept>;
+
+fn page(text: &str, repeat: usize) -> Rendered {
+    Rendered::new(StatusCode::OK, "text/html", text.repeat(repeat), None)
+}
+
+/// What one kept page of `len` body bytes costs, uncompressed.
+fn cost(rendered: &Rendered) -> usize {
+    budget::weight(rendered) + size_of::<u32>() + ENTRY_OVERHEAD
+}
+
+#[test]
+fn a_newer_generation_replaces_the_contents_and_an_older_one_is_not_kept() {
+    let memo = Generational::<Vec<u32>>::default();
+    memo.keep(1, |v| v.push(1));
+    assert_eq!(memo.read(1, |v| v.first().copied()), Some(1));
+    assert_eq!(memo.read(2, |v| v.first().copied()), None);
+    assert!(memo.admits(2), "a newer generation starts empty");
+    memo.keep(2, |v| v.push(2));
+    assert_eq!(memo.read(2, |v| Some(v.clone())), Some(vec![2]));
+    assert!(!memo.admits(1), "an older generation is never kept");
+    memo.keep(1, |v| v.push(1));
+    assert_eq!(memo.modify(1, |v| v.push(1)), None);
+    assert_eq!(memo.read(2, |v| Some(v.clone())), Some(vec![2]));
+}
+
+#[tokio::test]
+async fn a_representation_is_compressed_once_asked_for_a_second_time() {
+    let budget = RenderBudget::new(1 << 20);
+    let memo = Memo::<Map>::new(&budget);
+    let first = memo.render(1, 7, || page("<p>Digital Love</p>", 50));
+    assert!(
+        first.encodings.br.is_none(),
+        "the first request is not compressed"
+    );
+    assert_eq!(budget.used(), cost(&first));
+    let second = memo.get(1, |t| t.get(&7), || 7).expect("kept");
+    assert!(Arc::ptr_eq(&first, &second), "served as rendered meanwhile");
+    budget.compressions_done().await;
+    let third = memo.get(1, |t| t.get(&7), || 7).expect("still kept");
+    let (gzip, br) = (third.encodings.gzip.as_ref(), third.encodings.br.as_ref());
+    assert!(
+        gzip.is_some() && br.is_some(),
+        "compressed in the background"
+    );
+    assert_eq!(third.body, first.body);
+    assert_eq!(
+        budget.used(),
+        cost(&third),
+        "its compressed forms are counted"
+    );
+    assert!(cost(&third) > cost(&first));
+}
+
+#[tokio::test]
+async fn a_small_body_is_never_compressed() {
+    let budget = RenderBudget::new(1 << 20);
+    let memo = Memo::<Option<Kept>>::new(&budget);
+    memo.render(1, (), || page("{}", 1));
+    for _ in 0..3 {
+        memo.get(1, Option::as_ref, || ()).expect("kept");
+        assert!(
+            budget.start_compression().is_some(),
+            "no compression started"
+        );
+    }
+}
+
+#[test]
+fn every_memo_shares_one_budget_and_the_oldest_makes_room() {
+    let one = cost(&page("a", 10_000));
+    let budget = RenderBudget::new(3 * one);
+    let (a, b) = (Memo::<Map>::new(&budget), Memo::<Map>::new(&budget));
+    a.render(1, 1, || page("a", 10_000));
+    b.render(1, 1, || page("b", 10_000));
+    a.render(1, 2, || page("c", 10_000));
+    assert_eq!(budget.used(), 3 * one);
+    b.render(1, 2, || page("d", 10_000));
+    assert_eq!(budget.used(), 3 * one, "never more than the budget");
+    assert!(
+        a.get(1, |t| t.get(&1), || 1).is_none(),
+        "the oldest is gone"
+    );
+    for (memo, key) in [(&b, 1), (&a, 2), (&b, 2)] {
+        assert!(memo.get(1, |t| t.get(&key), || key).is_some());
+    }
+}
+
+#[test]
+fn a_newer_state_gives_back_the_bytes_of_the_older_one() {
+    let budget = RenderBudget::new(1 << 20);
+    let memo = Memo::<Map>::new(&budget);
+    for key in 0..10 {
+        memo.render(1, key, || page("old", 1000));
+    }
+    let newer = memo.render(2, 0, || page("new", 10));
+    assert_eq!(budget.used(), cost(&newer));
+    memo.render(1, 11, || page("late", 1000));
+    assert_eq!(budget.used(), cost(&newer), "an older state is not kept");
+}
+
+#[test]
+fn a_representation_larger_than_the_budget_is_sent_not_kept() {
+    let budget = RenderBudget::new(4096);
+    let memo = Memo::<Map>::new(&budget);
+    let small = memo.render(1, 1, || page("s", 1000));
+    let large = memo.render(1, 2, || page("l", 10_000));
+    assert_eq!(large.body.len(), 10_000, "still served");
+    assert!(memo.get(1, |t| t.get(&2), || 2).is_none());
+    assert_eq!(
+        budget.used(),
+        cost(&small),
+        "nothing evicted for it in vain"
+    );
+}
