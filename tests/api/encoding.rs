@@ -241,6 +241,9 @@ async fn pages_compressed_per_request_have_an_etag_per_coding() {
 #[tokio::test]
 async fn accept_encoding_and_if_none_match_are_read_across_all_their_lines() {
     let app = spawn_demo().await;
+    // `/embed` is kept and compressed from its second request on; `/` per request.
+    fetch(&app, "/embed", None).await;
+    asked_again(&app, "/embed").await;
     for path in ["/embed", "/"] {
         // reqwest sends a header given twice on two lines.
         let response = app
