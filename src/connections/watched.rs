@@ -3,7 +3,9 @@
 //! starts; a byte taken by the client clears it, and when it passes the write fails with
 //! `TimedOut`, so hyper drops the connection even in the middle of a response. While a
 //! write waits, no further request is read: pipelined requests are answered one at a time,
-//! and their responses never pile up in memory.
+//! and their responses never pile up in memory. A connection closed while its write waits
+//! is reset rather than closed in order: an orderly close would leave the kernel holding the
+//! unsent bytes, and the socket, until the client reads or its retries run out.
 
 use std::io;
 use std::pin::Pin;
@@ -16,6 +18,21 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use super::open::ConnectionState;
+
+/// A socket that can be told to reset, not close in order, if it is closed now.
+pub(super) trait Abortable {
+    fn reset_on_close(&self, reset: bool);
+}
+
+impl Abortable for tokio::net::TcpStream {
+    fn reset_on_close(&self, reset: bool) {
+        // SO_LINGER with a zero timeout: close() sends a reset and drops the send queue.
+        let linger = reset.then_some(Duration::ZERO);
+        if let Err(e) = socket2::SockRef::from(self).set_linger(linger) {
+            tracing::debug!("cannot set SO_LINGER on a client socket: {e}");
+        }
+    }
+}
 
 pub(super) struct Watched<T> {
     io: T,
@@ -30,7 +47,7 @@ pub(super) struct Watched<T> {
     deferred_read: Option<Waker>,
 }
 
-impl<T> Watched<T> {
+impl<T: Abortable> Watched<T> {
     pub(super) fn new(io: T, state: Arc<ConnectionState>, timeout: Duration) -> Self {
         Self {
             io,
@@ -47,6 +64,7 @@ impl<T> Watched<T> {
         if !self.stalled {
             self.stalled = true;
             self.state.stalled.store(true, Ordering::Relaxed);
+            self.io.reset_on_close(true);
             let at = Instant::now() + self.timeout;
             match &mut self.deadline {
                 Some(deadline) => deadline.as_mut().reset(at),
@@ -68,6 +86,7 @@ impl<T> Watched<T> {
         if self.stalled {
             self.stalled = false;
             self.state.stalled.store(false, Ordering::Relaxed);
+            self.io.reset_on_close(false);
             if let Some(read) = self.deferred_read.take() {
                 read.wake();
             }
@@ -91,7 +110,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
+impl<T: AsyncWrite + Abortable + Unpin> AsyncWrite for Watched<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -139,6 +158,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    impl Abortable for tokio::io::DuplexStream {
+        fn reset_on_close(&self, _: bool) {}
+    }
 
     /// A pipe whose far end reads nothing: writes stall once its small buffer is full.
     fn watched(timeout: Duration) -> (Watched<tokio::io::DuplexStream>, tokio::io::DuplexStream) {
