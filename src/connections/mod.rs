@@ -33,8 +33,11 @@ use open::{Busy, ConnectionState, Listed, Open, Tracked};
 use watched::Watched;
 
 /// The kernel's send buffer per client socket. Left to itself Linux grows it to 4 MiB for
-/// a client that reads nothing; a widget's responses are tens of kilobytes.
-const SEND_BUFFER: usize = 128 * 1024;
+/// a client that reads nothing; a widget's responses are tens of kilobytes. Linux counts it
+/// double and lets a write through again once a third has drained, so a client shows that
+/// it reads by taking about 40 KB per `HEADER_TIMEOUT`, and one connection still carries a
+/// megabyte a second at 100 ms of round trip.
+const SEND_BUFFER: usize = 64 * 1024;
 
 /// How long to wait before accepting again after `accept` failed (out of descriptors...).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -178,7 +181,7 @@ async fn run<S>(
                 conn.as_mut().graceful_shutdown();
             }
             () = state.close.notified() => {
-                if state.stalled.load(Ordering::Relaxed) {
+                if state.stalled() {
                     tracing::debug!(
                         "connection whose client stopped reading closed to make room"
                     );

@@ -3,13 +3,32 @@
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use hyper::body::{Frame, SizeHint};
 use tokio::sync::Notify;
+
+/// How long a write must have waited before its connection is closed first to make room: a
+/// client on a slow link that reads on is not cut for an idle connection's sake.
+const STALL_GRACE: Duration = Duration::from_secs(1);
+
+/// The origin of [`ConnectionState`]'s stall times: an hour before it is first needed, so that
+/// a time a little before that is still after it.
+static EPOCH: LazyLock<Instant> = LazyLock::new(|| {
+    let now = Instant::now();
+    now.checked_sub(Duration::from_secs(3600)).unwrap_or(now)
+});
+
+fn millis_since_epoch(at: Instant) -> u64 {
+    // At least 1: 0 means "not stalled".
+    u64::try_from(at.saturating_duration_since(*EPOCH).as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
 
 /// What the accept loop knows of one open connection.
 #[derive(Default)]
@@ -18,14 +37,31 @@ pub(super) struct ConnectionState {
     pub(super) busy: AtomicUsize,
     /// Whether it has ever received a request head (then hyper closes it gracefully).
     asked: AtomicBool,
-    /// A response waits for a client that takes no bytes (see [`super::watched`]).
-    pub(super) stalled: AtomicBool,
+    /// Since when a response waits for a client that takes no bytes (see
+    /// [`super::watched`]): milliseconds after [`EPOCH`], 0 while it does not.
+    stalled_since: AtomicU64,
     /// Chosen to be closed to make room; cleared if a request arrived meanwhile.
     pub(super) closing: AtomicBool,
     pub(super) close: Notify,
 }
 
 impl ConnectionState {
+    /// A write found no room (`Some(when)`), or went through again (`None`).
+    pub(super) fn set_stalled(&self, since: Option<Instant>) {
+        let since = since.map_or(0, millis_since_epoch);
+        self.stalled_since.store(since, Ordering::Relaxed);
+    }
+
+    pub(super) fn stalled(&self) -> bool {
+        self.stalled_since.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether its client has taken nothing for at least `grace`, as of `now`.
+    fn stalled_for(&self, grace: Duration, now: Instant) -> bool {
+        let since = self.stalled_since.load(Ordering::Relaxed);
+        since != 0 && since.saturating_add(grace.as_millis() as u64) <= millis_since_epoch(now)
+    }
+
     /// Nothing was ever read as a request or written back: closing it loses nothing.
     pub(super) fn never_asked(&self) -> bool {
         !self.asked.load(Ordering::Relaxed)
@@ -90,17 +126,18 @@ impl Open {
         }
     }
 
-    /// Asks one connection to close, to make room: the oldest whose client stopped reading
-    /// (it is dropped at once, mid-response), else the oldest without a request in flight;
-    /// never one asked already.
+    /// Asks one connection to close, to make room: the oldest whose client has read nothing
+    /// for [`STALL_GRACE`] (it is dropped at once, mid-response), else the oldest without a
+    /// request in flight; never one asked already.
     pub(super) fn close_one(&self) {
+        let now = Instant::now();
         let open = self.lock();
         let candidates = || {
             open.values()
                 .filter(|state| !state.closing.load(Ordering::Relaxed))
         };
         let chosen = candidates()
-            .find(|state| state.stalled.load(Ordering::Relaxed))
+            .find(|state| state.stalled_for(STALL_GRACE, now))
             .or_else(|| candidates().find(|state| state.busy.load(Ordering::Relaxed) == 0));
         if let Some(state) = chosen {
             state.closing.store(true, Ordering::Relaxed);
@@ -162,7 +199,11 @@ mod tests {
         let idle = open.insert(1);
         let stalled = open.insert(2);
         let _request = Busy::start(&stalled.state);
-        stalled.state.stalled.store(true, Ordering::Relaxed);
+        let just_now = open.insert(3);
+        just_now.state.set_stalled(Some(Instant::now()));
+        stalled
+            .state
+            .set_stalled(Some(Instant::now() - STALL_GRACE));
         open.close_one();
         assert!(
             stalled.state.closing.load(Ordering::Relaxed),
@@ -170,6 +211,10 @@ mod tests {
         );
         assert!(!idle.state.closing.load(Ordering::Relaxed));
         open.close_one();
+        assert!(
+            !just_now.state.closing.load(Ordering::Relaxed),
+            "a client that may be on a slow link"
+        );
         assert!(
             idle.state.closing.load(Ordering::Relaxed),
             "then the oldest idle"

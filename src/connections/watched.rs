@@ -10,7 +10,6 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -63,9 +62,10 @@ impl<T: Abortable> Watched<T> {
     fn stall<R>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
         if !self.stalled {
             self.stalled = true;
-            self.state.stalled.store(true, Ordering::Relaxed);
+            let now = Instant::now();
+            self.state.set_stalled(Some(now.into_std()));
             self.io.reset_on_close(true);
-            let at = Instant::now() + self.timeout;
+            let at = now + self.timeout;
             match &mut self.deadline {
                 Some(deadline) => deadline.as_mut().reset(at),
                 None => self.deadline = Some(Box::pin(tokio::time::sleep_until(at))),
@@ -85,7 +85,7 @@ impl<T: Abortable> Watched<T> {
     fn progressed(&mut self) {
         if self.stalled {
             self.stalled = false;
-            self.state.stalled.store(false, Ordering::Relaxed);
+            self.state.set_stalled(None);
             self.io.reset_on_close(false);
             if let Some(read) = self.deferred_read.take() {
                 read.wake();
@@ -209,7 +209,7 @@ mod tests {
                 .await
                 .is_err()
         );
-        assert!(io.state.stalled.load(Ordering::Relaxed));
+        assert!(io.state.stalled());
         assert!(
             tokio::time::timeout(Duration::from_secs(1), io.read(&mut byte))
                 .await
@@ -219,7 +219,7 @@ mod tests {
         let mut drained = [0u8; 64];
         far.read_exact(&mut drained).await.unwrap();
         io.write_all(b"y").await.unwrap();
-        assert!(!io.state.stalled.load(Ordering::Relaxed));
+        assert!(!io.state.stalled());
         io.read_exact(&mut byte).await.unwrap();
         assert_eq!(&byte, b"G");
     }

@@ -5,14 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::helpers::*;
 
 /// A client with a small receive buffer that sends `requests` pipelined requests for `path`
-/// and never reads.
-async fn never_reading(server: &Server, path: &str, requests: usize) -> TcpStream {
+/// (it reads nothing yet).
+async fn pipelining(server: &Server, path: &str, requests: usize) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stream = socket
@@ -68,20 +68,21 @@ const PIPELINED: usize = 60;
 #[tokio::test]
 async fn clients_that_never_read_are_closed_and_never_starve_another_client() {
     const HOGS: usize = 8;
-    const HEADER_TIMEOUT: Duration = Duration::from_secs(3);
+    const HEADER_TIMEOUT: Duration = Duration::from_secs(4);
     let server = Server::start_with(
         &["serve", "--demo"],
-        &[("HEADER_TIMEOUT", "3"), ("MAX_CONNECTIONS", "8")],
+        &[("HEADER_TIMEOUT", "4"), ("MAX_CONNECTIONS", "8")],
         None,
     )
     .await;
     let mut hogs = Vec::new();
     for _ in 0..HOGS {
-        hogs.push(never_reading(&server, LARGE, PIPELINED).await);
+        hogs.push(pipelining(&server, LARGE, PIPELINED).await);
     }
     let opened = Instant::now();
 
-    // Every connection is taken by a client that reads nothing: one of them makes room.
+    // Every connection is taken by a client that reads nothing: one of them makes room, once
+    // its client has read nothing for a second (one on a slow link may read on).
     let asked = Instant::now();
     let response = reqwest::Client::new()
         .get(server.url("/healthz"))
@@ -114,7 +115,7 @@ async fn clients_that_never_read_are_closed_and_never_starve_another_client() {
 async fn a_response_the_client_stops_reading_midway_is_cut() {
     let server = Server::start_with(&["serve", "--demo"], &[("HEADER_TIMEOUT", "2")], None).await;
     // Responses larger than every buffer on the way: they cannot all be written.
-    let hog = never_reading(&server, LARGE, PIPELINED).await;
+    let hog = pipelining(&server, LARGE, PIPELINED).await;
     let opened = Instant::now();
     let closed = closed_at(&hog, opened + Duration::from_secs(6)).await;
     let lived = closed.map(|at| at - opened);
@@ -122,4 +123,36 @@ async fn a_response_the_client_stops_reading_midway_is_cut() {
         lived.is_some_and(|lived| lived >= Duration::from_secs(2)),
         "closed after {lived:?}, expected after HEADER_TIMEOUT (2 s) and within 6 s"
     );
+}
+
+#[tokio::test]
+async fn a_client_that_reads_slowly_but_steadily_gets_every_answer() {
+    let server = Server::start_with(&["serve", "--demo"], &[("HEADER_TIMEOUT", "1")], None).await;
+    let mut client = pipelining(&server, LARGE, PIPELINED).await;
+    // 16 KB every 100 ms: several times the 40 KB per HEADER_TIMEOUT a reader must take,
+    // far below what the server could send.
+    let mut received = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    let started = Instant::now();
+    let answers = |received: &[u8]| {
+        String::from_utf8_lossy(received)
+            .matches("HTTP/1.1 200 OK")
+            .count()
+    };
+    while answers(&received) < PIPELINED && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut taken = 0;
+        while taken < chunk.len() {
+            match tokio::time::timeout(Duration::from_millis(20), client.read(&mut chunk[taken..]))
+                .await
+            {
+                Ok(Ok(0)) => panic!("closed after {} bytes", received.len()),
+                Ok(Ok(n)) => taken += n,
+                Ok(Err(e)) => panic!("{e} after {} bytes", received.len()),
+                Err(_) => break,
+            }
+        }
+        received.extend_from_slice(&chunk[..taken]);
+    }
+    assert_eq!(answers(&received), PIPELINED, "in {:?}", started.elapsed());
 }

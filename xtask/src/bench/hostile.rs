@@ -43,8 +43,9 @@ impl Bench {
             hogs.push(never_reading(&address, &request.repeat(30)).await?);
         }
         let all_open = Instant::now();
-        // Long enough for every buffer on the way to fill.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Long enough for every buffer on the way to fill, and for the server to take these
+        // clients for ones that stopped reading (a second), not ones on a slow link.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
         let kernel = tcp_memory_kib().saturating_sub(kernel_before);
 
         let asked = Instant::now();
@@ -113,7 +114,7 @@ impl Bench {
                     format!("{} bytes", card.body.len()),
                 ],
                 vec![
-                    "kernel TCP memory after 0.5 s (`/proc/net/sockstat`, all sockets)".into(),
+                    "kernel TCP memory after 1 s (`/proc/net/sockstat`, all sockets)".into(),
                     format!(
                         "+{} ({} per client)",
                         kib_mb(kernel),
