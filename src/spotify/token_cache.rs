@@ -144,6 +144,9 @@ impl TokenManager {
                 if let Some(new_token) = response.refresh_token {
                     tracing::info!("Spotify issued a new refresh token; using it from now on");
                     state.refresh_token = new_token;
+                    // Unsaved until written, even if this call is dropped during the write.
+                    state.store.mark_unsaved();
+                    self.adopt(&mut state, None);
                 }
                 {
                     let mut status = self.status();
@@ -230,6 +233,9 @@ impl TokenManager {
             status.scope = authorized.scope;
         }
         tracing::info!("authorized again: using the new refresh token");
+        // Unsaved until written, even if the request goes away during the write.
+        state.store.mark_unsaved();
+        self.adopt(&mut state, None);
         let token = state.refresh_token.clone();
         let saved = state.store.save_authorized(&token, obtained_at).await;
         self.adopt(&mut state, None);
@@ -295,5 +301,73 @@ impl TokenManager {
         let rotated = self.status().rotated;
         let state = self.state.lock().await;
         rotated.then(|| state.refresh_token.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+
+    use super::*;
+
+    fn manager(token_file: std::path::PathBuf) -> TokenManager {
+        let unreachable = url::Url::parse("http://127.0.0.1:9/").unwrap();
+        let config = SpotifyConfig {
+            client_id: "id".into(),
+            client_secret: "secret".to_owned().into(),
+            refresh_token: "configured".to_owned().into(),
+            refresh_token_obtained_at: None,
+            accounts_url: unreachable.clone(),
+            api_url: unreachable,
+            token_file: Some(token_file),
+            images_url: None,
+        };
+        let clock = Clock::manual("2026-11-01T00:00:00Z".parse().unwrap());
+        TokenManager::new(reqwest::Client::new(), &config, clock, Metrics::new())
+    }
+
+    #[test]
+    fn an_authorization_whose_request_goes_away_during_the_write_stays_unsaved_until_written() {
+        // One blocking thread, kept busy: the write queues behind it, so the request's
+        // future is surely still waiting for the write when it is dropped.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("np-token-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token.json");
+        let tokens = manager(file.clone());
+        let (release, busy) = std::sync::mpsc::channel::<()>();
+        let blocker = runtime.spawn_blocking(move || busy.recv());
+
+        runtime.block_on(async {
+            let authorized = TokenResponse {
+                access_token: "access".to_owned().into(),
+                expires_in: Some(3600),
+                refresh_token: Some("authorized".to_owned().into()),
+                scope: None,
+            };
+            let obtained_at = "2026-11-01T00:00:00Z".parse().unwrap();
+            let mut request = Box::pin(tokens.replace(authorized, obtained_at));
+            let polled = request
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()));
+            assert!(polled.is_pending(), "the write waits for the busy thread");
+            drop(request);
+            assert_eq!(tokens.token_file(), Some(FileState::Unsaved));
+
+            release.send(()).unwrap();
+            blocker.await.unwrap().unwrap();
+            // The next use writes it (and answers from the access token that came with it).
+            let access = tokens.access_token().await.unwrap();
+            assert_eq!(access.expose_secret(), "access");
+            assert_eq!(tokens.token_file(), Some(FileState::Saved));
+        });
+        let stored = crate::storage::read_token_file(&file).unwrap().unwrap();
+        assert_eq!(stored.refresh_token.expose_secret(), "authorized");
     }
 }

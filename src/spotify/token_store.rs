@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
+use tokio::task::JoinHandle;
 
 use super::lifetime::refresh_token_expires_at;
 use crate::storage::{self, AtomicWrite, StorageError, StoredToken};
@@ -34,8 +35,31 @@ pub struct TokenStore {
     path: Option<PathBuf>,
     /// The file's bytes when the server last read or wrote it; `None` while it had none.
     known: Option<SecretSlice<u8>>,
-    /// Failed writes since the last success; not zero while a token waits to be written.
+    /// A token waits to be written: set before a write starts, so that a write abandoned
+    /// half-way (its caller went away) is retried like a failed one.
+    unsaved: bool,
+    /// Rounds since the last write in which the waiting token could not be written.
     failures: u32,
+    /// The last problem logged as a warning or an error: the same one again is not.
+    reported: Option<String>,
+    /// A write under way, or one whose caller went away before it ended: finished first.
+    in_flight: Option<InFlight>,
+}
+
+struct InFlight {
+    task: JoinHandle<Result<(), StorageError>>,
+    body: SecretSlice<u8>,
+}
+
+/// What the file holds, compared with what the server last read or wrote.
+enum Look {
+    /// The same, or no file: the server's token may be written there.
+    Same,
+    /// Someone else's token: it is used, not overwritten.
+    Theirs(StoredToken),
+    /// Something the server cannot read or understand, which may be the owner's renewal
+    /// (written as another user, or half-saved by an editor): nothing is written over it.
+    Blocked(StorageError),
 }
 
 impl TokenStore {
@@ -48,14 +72,17 @@ impl TokenStore {
         Self {
             path,
             known,
+            unsaved: false,
             failures: 0,
+            reported: None,
+            in_flight: None,
         }
     }
 
     /// `None` without `TOKEN_FILE`.
     pub fn state(&self) -> Option<FileState> {
         self.path.as_ref().map(|_| {
-            if self.failures > 0 {
+            if self.unsaved {
                 FileState::Unsaved
             } else {
                 FileState::Saved
@@ -64,7 +91,15 @@ impl TokenStore {
     }
 
     pub fn is_unsaved(&self) -> bool {
-        self.failures > 0
+        self.unsaved
+    }
+
+    /// The token in use is new and waits to be written. Callers mark it before they start
+    /// the write, so that it stays marked if they are dropped before the write ends.
+    pub fn mark_unsaved(&mut self) {
+        if self.path.is_some() {
+            self.unsaved = true;
+        }
     }
 
     /// Deletes the temporary files that interrupted writes of `path` left next to it: each
@@ -89,7 +124,31 @@ impl TokenStore {
     /// or wrote it (the owner ran `now-playing auth` again). From then on it counts as read,
     /// and it supersedes any token waiting to be written.
     pub async fn changed(&mut self) -> Option<StoredToken> {
-        let path = self.path.clone()?;
+        match self.look().await {
+            Look::Same => {
+                if !self.unsaved {
+                    self.reported = None;
+                }
+                None
+            }
+            Look::Theirs(stored) => Some(stored),
+            Look::Blocked(e) => {
+                let message = format!(
+                    "cannot look at TOKEN_FILE for a token renewed by someone else: {e}; looking again at every refresh and every minute"
+                );
+                if self.is_news(&message) {
+                    tracing::warn!("{message}");
+                }
+                None
+            }
+        }
+    }
+
+    async fn look(&mut self) -> Look {
+        let Some(path) = self.path.clone() else {
+            return Look::Same;
+        };
+        self.settle().await;
         let read = tokio::task::spawn_blocking({
             let path = path.clone();
             move || storage::read_token_bytes(&path)
@@ -97,14 +156,19 @@ impl TokenStore {
         .await;
         let bytes = match read {
             Ok(Ok(Some(bytes))) => bytes,
-            Ok(Ok(None)) => return None,
-            Ok(Err(e)) => {
-                tracing::debug!("cannot look at TOKEN_FILE: {e}");
-                return None;
+            Ok(Ok(None)) => return Look::Same,
+            // A path whose directory is not one holds no file, nor anyone's renewal.
+            Ok(Err(StorageError::Read { source, .. }))
+                if source.kind() == std::io::ErrorKind::NotADirectory =>
+            {
+                return Look::Same;
             }
+            Ok(Err(e)) => return Look::Blocked(e),
             Err(e) => {
-                tracing::debug!("cannot look at TOKEN_FILE: {e}");
-                return None;
+                return Look::Blocked(StorageError::Read {
+                    path,
+                    source: std::io::Error::other(e.to_string()),
+                });
             }
         };
         if self
@@ -112,15 +176,11 @@ impl TokenStore {
             .as_ref()
             .is_some_and(|known| known.expose_secret() == bytes.as_slice())
         {
-            return None;
+            return Look::Same;
         }
         let stored = match storage::decode_token_file(&path, &bytes) {
             Ok(stored) => stored,
-            // Half-edited by hand, perhaps: nothing to adopt, and a write replaces it.
-            Err(e) => {
-                tracing::debug!("not adopting TOKEN_FILE: {e}");
-                return None;
-            }
+            Err(e) => return Look::Blocked(e),
         };
         let expires_at = stored
             .obtained_at
@@ -130,12 +190,14 @@ impl TokenStore {
                 .obtained_at
                 .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
             refresh_token_expires_at = expires_at,
-            dropped_unsaved_token = self.failures > 0,
+            dropped_unsaved_token = self.unsaved,
             "TOKEN_FILE was changed by someone else since the server last read or wrote it (`now-playing auth` run again?): using its refresh token from now on, not overwriting it"
         );
         self.known = Some(bytes.into());
+        self.unsaved = false;
         self.failures = 0;
-        Some(stored)
+        self.reported = None;
+        Look::Theirs(stored)
     }
 
     /// Keeps a token Spotify rotated: writes it, unless the owner changed the file meanwhile,
@@ -152,6 +214,7 @@ impl TokenStore {
             );
             return None;
         }
+        self.mark_unsaved();
         self.write_unless_changed(token, obtained_at).await
     }
 
@@ -179,9 +242,10 @@ impl TokenStore {
         if self.path.is_none() {
             return Ok(());
         }
+        self.mark_unsaved();
         let written = self.write(token, Some(obtained_at)).await;
         match &written {
-            Ok(()) => self.failures = 0,
+            Ok(()) => self.saved(),
             Err(_) => self.failures = self.failures.saturating_add(1),
         }
         written
@@ -192,30 +256,57 @@ impl TokenStore {
         token: &SecretString,
         obtained_at: Option<DateTime<Utc>>,
     ) -> Option<StoredToken> {
-        if let Some(theirs) = self.changed().await {
-            return Some(theirs);
+        match self.look().await {
+            Look::Same => {}
+            Look::Theirs(theirs) => return Some(theirs),
+            Look::Blocked(e) => {
+                self.failures = self.failures.saturating_add(1);
+                let message = format!(
+                    "not writing the new refresh token over TOKEN_FILE, which may hold a token renewed by someone else: {e}; keeping it in memory and trying again at every use and every minute (/readyz says \"token_file\": \"unsaved\" meanwhile). Make the file readable by the server, or fix or delete it"
+                );
+                if self.is_news(&message) {
+                    tracing::warn!("{message}");
+                }
+                return None;
+            }
         }
         match self.write(token, obtained_at).await {
-            Ok(()) if self.failures > 0 => {
-                tracing::info!(
-                    failed_attempts = self.failures,
-                    "the refresh token is saved in TOKEN_FILE at last"
-                );
-                self.failures = 0;
-            }
-            Ok(()) => {}
-            Err(e) if self.failures == 0 => {
-                self.failures = 1;
-                tracing::error!(
-                    "could not save the new refresh token: {e}; keeping it in memory and trying again at every use and every minute (/readyz says \"token_file\": \"unsaved\" meanwhile); a restart before then would use the old token, which Spotify may refuse"
-                );
-            }
+            Ok(()) => self.saved(),
             Err(e) => {
                 self.failures = self.failures.saturating_add(1);
-                tracing::debug!("TOKEN_FILE still cannot be written: {e}");
+                let message = format!(
+                    "could not save the new refresh token: {e}; keeping it in memory and trying again at every use and every minute (/readyz says \"token_file\": \"unsaved\" meanwhile); a restart before then would use the old token, which Spotify may refuse"
+                );
+                if self.is_news(&message) {
+                    tracing::error!("{message}");
+                }
             }
         }
         None
+    }
+
+    fn saved(&mut self) {
+        if self.failures > 0 {
+            tracing::info!(
+                failed_attempts = self.failures,
+                "the refresh token is saved in TOKEN_FILE at last"
+            );
+        }
+        self.unsaved = false;
+        self.failures = 0;
+        self.reported = None;
+    }
+
+    /// Whether `message` differs from the problem logged last, which it becomes: a problem
+    /// that persists is logged once, not at every use and every minute.
+    fn is_news(&mut self, message: &str) -> bool {
+        if self.reported.as_deref() == Some(message) {
+            tracing::debug!("TOKEN_FILE: the same problem again");
+            false
+        } else {
+            self.reported = Some(message.to_owned());
+            true
+        }
     }
 
     /// Replaces the file atomically and remembers what it now holds.
@@ -227,124 +318,40 @@ impl TokenStore {
         let Some(path) = self.path.clone() else {
             return Ok(());
         };
+        self.settle().await;
         let body = storage::encode_token_file(token, obtained_at);
-        let written = tokio::task::spawn_blocking({
-            let path = path.clone();
-            move || {
-                (
-                    AtomicWrite::prepare(&path, &body).and_then(AtomicWrite::commit),
-                    body,
-                )
-            }
-        })
-        .await;
-        match written {
-            Ok((Ok(()), body)) => {
-                self.known = Some(body.into());
-                Ok(())
-            }
-            Ok((Err(e), _)) => Err(e),
+        let task = tokio::task::spawn_blocking({
+            let body = body.clone();
+            move || AtomicWrite::prepare(&path, &body).and_then(AtomicWrite::commit)
+        });
+        self.in_flight = Some(InFlight {
+            task,
+            body: body.into(),
+        });
+        self.settle().await.unwrap_or(Ok(()))
+    }
+
+    /// Waits for the write in flight, if any, and remembers what it wrote. A write whose
+    /// caller went away still runs to its end on its thread; it is finished here before the
+    /// file is looked at or written again, so that it can neither land over a later write
+    /// nor be taken for someone else's change.
+    async fn settle(&mut self) -> Option<Result<(), StorageError>> {
+        let flight = self.in_flight.as_mut()?;
+        let ended = (&mut flight.task).await;
+        let flight = self.in_flight.take()?;
+        let result = match ended {
+            Ok(result) => result,
             Err(e) => Err(StorageError::Write {
-                path,
+                path: self.path.clone().unwrap_or_default(),
                 source: std::io::Error::other(e.to_string()),
             }),
+        };
+        if result.is_ok() {
+            self.known = Some(flight.body);
         }
+        Some(result)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("np-token-store-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("token.json")
-    }
-
-    fn token(s: &str) -> SecretString {
-        s.to_owned().into()
-    }
-
-    fn stored(path: &Path) -> String {
-        storage::read_token_file(path)
-            .unwrap()
-            .unwrap()
-            .refresh_token
-            .expose_secret()
-            .to_owned()
-    }
-
-    #[tokio::test]
-    async fn a_file_changed_before_a_write_is_adopted_not_overwritten() {
-        let path = scratch("changed");
-        storage::write_token_file(&path, &token("ours"), None).unwrap();
-        let mut store = TokenStore::open(Some(path.clone()));
-        let owners: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
-        storage::write_token_file(&path, &token("owners"), Some(owners)).unwrap();
-
-        let adopted = store.keep_rotated(&token("ours-rotated"), None).await;
-        let adopted = adopted.expect("the owner's token is returned");
-        assert_eq!(adopted.refresh_token.expose_secret(), "owners");
-        assert_eq!(adopted.obtained_at, Some(owners));
-        assert_eq!(stored(&path), "owners");
-
-        // Adopted means read: the rotation of the owner's token is written.
-        assert!(
-            store
-                .keep_rotated(&token("owners-rotated"), Some(owners))
-                .await
-                .is_none()
-        );
-        assert_eq!(stored(&path), "owners-rotated");
-        assert!(
-            store.changed().await.is_none(),
-            "its own write is no change"
-        );
-    }
-
-    #[tokio::test]
-    async fn the_servers_own_writes_are_never_taken_for_a_change() {
-        let path = scratch("own");
-        let mut store = TokenStore::open(Some(path.clone()));
-        assert!(store.keep_rotated(&token("first"), None).await.is_none());
-        let at: DateTime<Utc> = "2026-11-01T00:00:00.123456Z".parse().unwrap();
-        store.save_authorized(&token("second"), at).await.unwrap();
-        assert!(
-            store
-                .keep_rotated(&token("third"), Some(at))
-                .await
-                .is_none()
-        );
-        assert_eq!(stored(&path), "third");
-        assert!(store.sync(&token("third"), Some(at)).await.is_none());
-        assert_eq!(store.state(), Some(FileState::Saved));
-    }
-
-    #[tokio::test]
-    async fn a_failed_write_waits_and_is_retried_by_sync() {
-        let path = scratch("retry");
-        let dir = path.parent().unwrap().to_owned();
-        let mut store = TokenStore::open(Some(path.clone()));
-        // A regular file where the directory should be: every write fails, as on a full disk.
-        std::fs::remove_dir_all(&dir).unwrap();
-        std::fs::write(&dir, b"").unwrap();
-        assert!(store.keep_rotated(&token("rotated"), None).await.is_none());
-        assert_eq!(store.state(), Some(FileState::Unsaved));
-        assert!(store.sync(&token("rotated"), None).await.is_none());
-        assert_eq!(store.state(), Some(FileState::Unsaved));
-
-        std::fs::remove_file(&dir).unwrap();
-        std::fs::create_dir_all(&dir).unwrap();
-        assert!(store.sync(&token("rotated"), None).await.is_none());
-        assert_eq!(store.state(), Some(FileState::Saved));
-        assert_eq!(stored(&path), "rotated");
-    }
-
-    #[test]
-    fn without_a_token_file_there_is_no_state() {
-        assert_eq!(TokenStore::open(None).state(), None);
-    }
-}
+mod tests;

@@ -19,6 +19,7 @@ use crate::token_lifecycle::{
 const SAVE_FAILED: &str = "could not save the new refresh token";
 const SAVED_AT_LAST: &str = "the refresh token is saved in TOKEN_FILE at last";
 const ADOPTED: &str = "TOKEN_FILE was changed by someone else";
+const NOT_WRITING_OVER: &str = "not writing the new refresh token over TOKEN_FILE";
 
 /// A token file in a directory of its own, which [`Broken`] can take away.
 fn token_file_in_own_dir(token: &str, obtained_at: Option<DateTime<Utc>>) -> PathBuf {
@@ -329,6 +330,95 @@ async fn a_browser_authorization_that_cannot_be_saved_is_retried_like_a_rotation
     })
     .await;
     assert_eq!(stored(&file).1, Some(start_time()));
+}
+
+/// A rotated token meets a file the server cannot read (`spoil`), which may hold the owner's
+/// renewal: the file is left as it is, the token waits in memory (tried again at every use),
+/// and the log says why once, naming the file and the problem (`cause`); the owner's token
+/// that then appears is adopted at the next use.
+async fn a_rotated_token_is_never_written_over(spoil: impl Fn(&Path), cause: &str) {
+    let (_guard, logs) = capture_logs();
+    let file = token_file_in_own_dir(REFRESH_TOKEN, None);
+    let spotify = MockServer::start().await;
+    mount_refresh(&spotify, REFRESH_TOKEN, TOKEN_ROTATED, 1).await;
+    mount_refresh(&spotify, ROTATED_REFRESH_TOKEN, TOKEN, 0).await;
+    mount_refresh(&spotify, AUTHORIZED_REFRESH_TOKEN, TOKEN, 1).await;
+    on_playing(&spotify).respond(json(TRACK)).await;
+    let config = resolve_with_file(&file, &spotify);
+    let app = spawn_with_config(spotify, config).await;
+
+    spoil(&file);
+    let spoilt = std::fs::symlink_metadata(&file).unwrap();
+    let spoilt_bytes = std::fs::read(&file).ok();
+    assert_eq!(app.get_json("/now-playing").await.0, 200);
+    assert_eq!(token_file_state(&app).await, "unsaved");
+    for _ in 0..3 {
+        app.advance(10);
+        app.get("/now-playing").await;
+        app.refresh_landed().await;
+    }
+    assert_eq!(token_file_state(&app).await, "unsaved");
+    let now = std::fs::symlink_metadata(&file).unwrap();
+    assert_eq!(
+        (now.file_type(), now.len(), std::fs::read(&file).ok()),
+        (spoilt.file_type(), spoilt.len(), spoilt_bytes),
+        "the file is left as it is"
+    );
+    let text = logged(&logs);
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(NOT_WRITING_OVER))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(
+        warnings[0].contains("\"level\":\"WARN\"")
+            && warnings[0].contains(&file.display().to_string())
+            && warnings[0].contains(cause),
+        "{text}"
+    );
+    assert_eq!(count(&text, SAVE_FAILED), 0, "{text}");
+
+    // The owner's renewal lands as a file the server can read.
+    let _ = std::fs::remove_file(&file);
+    write_token_file(
+        &file,
+        &AUTHORIZED_REFRESH_TOKEN.to_owned().into(),
+        Some(start_time()),
+    )
+    .unwrap();
+    app.advance(10);
+    app.get("/now-playing").await;
+    app.refresh_landed().await;
+    assert_eq!(count(&logged(&logs), ADOPTED), 1, "{}", logged(&logs));
+    assert_eq!(token_file_state(&app).await, "saved");
+    assert_eq!(stored(&file).0, AUTHORIZED_REFRESH_TOKEN);
+    // The fetch that `/readyz` started, before the clock moves on; then the next refresh
+    // carries the owner's token (the mocks' counts).
+    app.refresh_landed().await;
+    app.advance(3600);
+    app.get("/now-playing").await;
+    app.refresh_landed().await;
+    let text = logged(&logs);
+    assert!(text.contains("\"dropped_unsaved_token\":true"), "{text}");
+    assert_no_secrets(&text);
+}
+
+#[tokio::test]
+async fn a_token_file_the_server_cannot_read_is_never_written_over() {
+    // As an owner's file of mode 0600 written by another user would be; root, who runs the
+    // tests, reads through permissions, so: a link to itself (ELOOP), which a rename would
+    // replace.
+    let spoil = |file: &Path| {
+        std::fs::remove_file(file).unwrap();
+        std::os::unix::fs::symlink(file.file_name().unwrap(), file).unwrap();
+    };
+    a_rotated_token_is_never_written_over(spoil, "cannot read").await;
+}
+
+#[tokio::test]
+async fn a_half_saved_token_file_is_never_written_over() {
+    let spoil = |file: &Path| std::fs::write(file, b"{\"refresh_token\": \"AQ").unwrap();
+    a_rotated_token_is_never_written_over(spoil, "is not a token file").await;
 }
 
 #[tokio::test]
