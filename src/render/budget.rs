@@ -165,7 +165,8 @@ impl RenderBudget {
     }
 }
 
-/// The bytes a kept representation holds: body, compressed forms and headers.
+/// The bytes a kept representation holds: body, compressed forms and headers (each body
+/// allocated to its length, see [`super::IntoBody`]).
 pub fn weight(rendered: &Rendered) -> usize {
     let encodings = &rendered.encodings;
     rendered.body.len()
