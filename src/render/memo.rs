@@ -3,7 +3,7 @@
 //! nothing of presentation. [`Memo`] keeps representations there within the byte budget that
 //! every memo shares ([`super::budget`]); [`Renders`] is the now-playing one
 //! (`lists::ListRenders` keeps one per list). The hot path (a cached JSON) takes one read
-//! lock, loads one atomic and clones an `Arc`: no allocation.
+//! lock, loads two atomics and clones an `Arc`: no allocation.
 //!
 //! A representation is kept as rendered, and served so. Asked for a second time, it is
 //! compressed (gzip 9, brotli 11) on a blocking thread, one at a time, and its memo entry is
@@ -170,6 +170,7 @@ impl<T: Table> Memo<T> {
     ) -> Option<Arc<Rendered>> {
         let (rendered, permit) = self.slot.read(generation, |table| {
             let kept = look(table)?;
+            kept.charge.asked_again();
             Some((Arc::clone(&kept.rendered), kept.asked_again(&self.budget)))
         })?;
         if let Some(permit) = permit {

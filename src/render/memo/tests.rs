@@ -151,3 +151,25 @@ fn compressed_forms_of_an_entry_gone_meanwhile_evict_nothing() {
     keep_compressed(&memo.slot, &budget, 3, &7, &evicted, compress(&evicted));
     assert_eq!((kept(3), budget.used()), (3, 3 * one), "nothing evicted");
 }
+
+#[test]
+fn an_entry_asked_for_again_outlives_a_flood_of_entries_asked_for_once() {
+    let one = cost(&page("h", 100));
+    let budget = RenderBudget::new(4 * one);
+    let memo = Memo::<Map>::new(&budget);
+    memo.render(1, 0, || page("h", 100));
+    for key in 1..=100 {
+        if key % 3 == 0 {
+            let hot = memo.get(1, |t| t.get(&0), || 0);
+            assert!(hot.is_some(), "the entry asked for again stays ({key})");
+        }
+        memo.render(1, key, || page("x", 100));
+        assert!(budget.used() <= 4 * one);
+    }
+    let kept: Vec<u32> = memo
+        .slot
+        .read(1, |t| Some(t.keys().copied().collect()))
+        .unwrap();
+    assert!(kept.contains(&0) && kept.contains(&100), "{kept:?}");
+    assert_eq!(kept.len(), 4, "those asked for once evict each other");
+}
