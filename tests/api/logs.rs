@@ -125,3 +125,26 @@ async fn a_long_path_is_logged_cut_to_256_bytes_and_the_query_never() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_long_method_is_logged_cut_to_32_bytes() {
+    let (_guard, logs) = capture_logs();
+    let app = spawn_app().await;
+    let long = "X".repeat(10_000);
+    let method = reqwest::Method::from_bytes(long.as_bytes()).unwrap();
+    let response = app
+        .http
+        .request(method, app.url("/now-playing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let log = logged(&logs);
+    let methods: Vec<String> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["message"] == "request")
+        .map(|l| l["method"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(methods, [format!("{}…", &long[..32])], "{log}");
+}
