@@ -180,7 +180,7 @@ impl<T: Table> Memo<T> {
     }
 
     /// Renders the representation `key` of `generation`, and keeps it when the state is
-    /// still the newest and the budget holds it (making room, oldest first).
+    /// still the newest and the budget holds it (making room, see [`super::budget`]).
     pub fn render(
         &self,
         generation: u64,
