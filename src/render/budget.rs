@@ -2,10 +2,13 @@
 //! and the one worker that compresses them. A kept representation holds a [`Charge`] of the
 //! budget (its body, its compressed forms, its key and their bookkeeping) until its memo
 //! drops it: when a newer state replaces it, or when room is made for a newer
-//! representation, oldest kept first. Reading a kept representation touches nothing here.
+//! representation. Room is made oldest kept first, with a second chance (CLOCK): one asked
+//! for again since it was queued goes to the back of the queue once instead, so that what
+//! clients keep asking for outlives representations asked for only once. Reading a kept
+//! representation marks its charge, and touches nothing else here.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::watch;
@@ -46,6 +49,8 @@ struct Tenant {
 pub struct Charge {
     budget: Arc<RenderBudget>,
     bytes: AtomicUsize,
+    /// Asked for again since it was queued (or last went to the back of the queue).
+    asked_again: AtomicBool,
 }
 
 impl Drop for Charge {
@@ -64,6 +69,14 @@ impl Charge {
 
     pub fn bytes(&self) -> usize {
         self.bytes.load(Ordering::Acquire)
+    }
+
+    /// Its representation was asked for again: it goes to the back of the eviction queue
+    /// once when it reaches the front. A load, and a store once per turn in the queue.
+    pub fn asked_again(&self) {
+        if !self.asked_again.load(Ordering::Relaxed) {
+            self.asked_again.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -95,13 +108,16 @@ impl RenderBudget {
         self.limit
     }
 
-    /// `bytes` of the budget, making room by dropping the oldest kept representations;
-    /// `None` when they cannot fit even so (more than the whole budget, or the room is held
+    /// `bytes` of the budget, making room by dropping the oldest kept representations (each
+    /// asked for again going to the back once instead); `None` when they cannot fit even so (more than the whole budget, or the room is held
     /// by representations being kept right now).
     pub fn reserve(self: &Arc<Self>, bytes: usize) -> Option<Charge> {
         if bytes > self.limit {
             return None;
         }
+        // How many may still go to the back instead: bounded, so that readers marking every
+        // entry again and again cannot keep this looping.
+        let mut second_chances = None;
         loop {
             let used = self.used.load(Ordering::Acquire);
             if used + bytes <= self.limit {
@@ -113,16 +129,15 @@ impl RenderBudget {
                     return Some(Charge {
                         budget: Arc::clone(self),
                         bytes: AtomicUsize::new(bytes),
+                        asked_again: AtomicBool::new(false),
                     });
                 }
                 continue;
             }
             // Taken out of the queue first: evicting locks a memo, and a memo that keeps a
             // representation locks the queue.
-            let oldest = self.lock_tenants().queue.pop_front()?;
-            if oldest.charge.strong_count() > 0 {
-                (oldest.evict)();
-            }
+            let evict = self.lock_tenants().next_to_evict(&mut second_chances)?;
+            evict();
         }
     }
 
@@ -160,12 +175,42 @@ impl RenderBudget {
         let _ = compressing.wait_for(|n| *n == 0).await;
     }
 
+    #[cfg(test)]
+    fn queued(&self) -> usize {
+        self.lock_tenants().queue.len()
+    }
+
     fn lock_tenants(&self) -> std::sync::MutexGuard<'_, Tenants> {
         self.tenants.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// The bytes a kept representation holds: body, compressed forms and headers.
+impl Tenants {
+    /// The eviction of the oldest kept representation not asked for again since it was
+    /// queued; those asked for again go to the back, their mark cleared, while
+    /// `second_chances` (at first the queue's length) lasts. Records of dropped ones go.
+    fn next_to_evict(
+        &mut self,
+        second_chances: &mut Option<usize>,
+    ) -> Option<Box<dyn FnOnce() + Send>> {
+        let chances = second_chances.get_or_insert(self.queue.len());
+        while let Some(tenant) = self.queue.pop_front() {
+            let Some(charge) = tenant.charge.upgrade() else {
+                continue;
+            };
+            if *chances > 0 && charge.asked_again.swap(false, Ordering::Relaxed) {
+                *chances -= 1;
+                self.queue.push_back(tenant);
+                continue;
+            }
+            return Some(tenant.evict);
+        }
+        None
+    }
+}
+
+/// The bytes a kept representation holds: body, compressed forms and headers (each body
+/// allocated to its length, see [`super::IntoBody`]).
 pub fn weight(rendered: &Rendered) -> usize {
     let encodings = &rendered.encodings;
     rendered.body.len()
@@ -224,6 +269,40 @@ mod tests {
         let fifth = budget.reserve(700).expect("the next live one makes room");
         assert_eq!(*evicted.lock().unwrap(), vec![0, 2]);
         assert_eq!(budget.used(), 1000);
+        drop((fourth, fifth));
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn one_asked_for_again_goes_to_the_back_once_instead_of_out() {
+        let budget = RenderBudget::new(900);
+        let evicted = Arc::new(Mutex::new(Vec::new()));
+        let kept: Vec<Arc<Charge>> = (0..3)
+            .map(|i| {
+                let charge = Arc::new(budget.reserve(300).unwrap());
+                let (held, evicted) = (
+                    Arc::new(Mutex::new(Some(Arc::clone(&charge)))),
+                    Arc::clone(&evicted),
+                );
+                budget.admit(&charge, move || {
+                    held.lock().unwrap().take();
+                    evicted.lock().unwrap().push(i);
+                });
+                charge
+            })
+            .collect();
+        kept[0].asked_again();
+        kept[0].asked_again();
+        drop(kept);
+        let fourth = budget.reserve(300).expect("room is made");
+        assert_eq!(*evicted.lock().unwrap(), vec![1], "the oldest went back");
+        let fifth = budget.reserve(600).expect("room is made");
+        assert_eq!(
+            *evicted.lock().unwrap(),
+            vec![1, 2, 0],
+            "its mark is cleared: it goes at its next turn"
+        );
+        assert_eq!(budget.queued(), 0);
         drop((fourth, fifth));
         assert_eq!(budget.used(), 0);
     }

@@ -8,6 +8,8 @@ use std::io::Write;
 use axum::body::Bytes;
 use axum::http::HeaderValue;
 
+use super::IntoBody;
+
 /// Bodies shorter than this are sent as they are: compression would not pay for its header.
 const MIN_SIZE: usize = 200;
 
@@ -59,7 +61,7 @@ impl Encodings {
         let smaller = |compressed: Option<Vec<u8>>, suffix: &str| {
             let compressed = compressed.filter(|c| c.len() < body.len())?;
             Some(Encoded {
-                body: Bytes::from(compressed),
+                body: compressed.into_body(),
                 etag: tagged(etag, suffix),
             })
         };
@@ -278,6 +280,18 @@ mod tests {
         assert_eq!(decoded, body);
         assert_eq!(gzip.etag, "\"0123abcd-gzip\"");
         assert_eq!(br.etag, "\"0123abcd-br\"");
+    }
+
+    #[test]
+    fn a_compressed_form_holds_no_spare_capacity() {
+        let body = "<p>Digital Love · Daft Punk</p>\n".repeat(400);
+        let Encodings { gzip, br } =
+            Encodings::of(body.as_bytes(), &HeaderValue::from_static("\"x\""));
+        for encoded in [gzip, br] {
+            let encoded = encoded.expect("smaller");
+            let len = encoded.body.len();
+            assert_eq!(crate::render::tests::allocated(encoded.body), len);
+        }
     }
 
     #[test]

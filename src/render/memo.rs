@@ -3,7 +3,7 @@
 //! nothing of presentation. [`Memo`] keeps representations there within the byte budget that
 //! every memo shares ([`super::budget`]); [`Renders`] is the now-playing one
 //! (`lists::ListRenders` keeps one per list). The hot path (a cached JSON) takes one read
-//! lock, loads one atomic and clones an `Arc`: no allocation.
+//! lock, loads two atomics and clones an `Arc`: no allocation.
 //!
 //! A representation is kept as rendered, and served so. Asked for a second time, it is
 //! compressed (gzip 9, brotli 11) on a blocking thread, one at a time, and its memo entry is
@@ -170,6 +170,7 @@ impl<T: Table> Memo<T> {
     ) -> Option<Arc<Rendered>> {
         let (rendered, permit) = self.slot.read(generation, |table| {
             let kept = look(table)?;
+            kept.charge.asked_again();
             Some((Arc::clone(&kept.rendered), kept.asked_again(&self.budget)))
         })?;
         if let Some(permit) = permit {
@@ -179,7 +180,7 @@ impl<T: Table> Memo<T> {
     }
 
     /// Renders the representation `key` of `generation`, and keeps it when the state is
-    /// still the newest and the budget holds it (making room, oldest first).
+    /// still the newest and the budget holds it (making room, see [`super::budget`]).
     pub fn render(
         &self,
         generation: u64,
@@ -239,22 +240,52 @@ impl<T: Table> Memo<T> {
             // The worker is free again once the memo holds the result.
             let _permit = permit;
             let compressed = rendered.with_encodings(Encodings::of(&rendered.body, &rendered.etag));
-            let extra = budget::weight(&compressed) - budget::weight(&rendered);
-            let Some(slot) = slot.upgrade() else { return };
-            let grown = (extra > 0).then(|| budget.reserve(extra)).flatten();
-            slot.modify(generation, |table| {
-                let kept = table
-                    .find_mut(&key)
-                    .filter(|kept| Arc::ptr_eq(&kept.rendered, &rendered))?;
-                // Settled even when the budget cannot hold the compressed forms: brotli at
-                // quality 11 is not paid for again.
-                kept.stage.store(SETTLED, Ordering::Release);
-                kept.charge.absorb(grown?);
-                kept.rendered = Arc::new(compressed);
-                Some(())
-            });
+            if let Some(slot) = slot.upgrade() {
+                keep_compressed(&slot, &budget, generation, &key, &rendered, compressed);
+            }
         });
     }
+}
+
+/// Swaps the entry `key` of `generation`, while it still holds `rendered`, for `compressed`,
+/// its compressed forms counted when the budget holds them.
+fn keep_compressed<T: Table>(
+    slot: &Generational<T>,
+    budget: &Arc<RenderBudget>,
+    generation: u64,
+    key: &T::Key,
+    rendered: &Arc<Rendered>,
+    compressed: Rendered,
+) {
+    let holds = |table: &T| {
+        table
+            .find(key)
+            .is_some_and(|kept| Arc::ptr_eq(&kept.rendered, rendered))
+    };
+    // Looked at before room is made: making room evicts, and an entry gone meanwhile (a
+    // newer state, or evicted itself) must not cost others theirs. Not inside `modify`:
+    // evicting locks the slot of the memo it evicts from, this one too.
+    if slot
+        .read(generation, |table| holds(table).then_some(()))
+        .is_none()
+    {
+        return;
+    }
+    let extra = budget::weight(&compressed) - budget::weight(rendered);
+    let grown = (extra > 0).then(|| budget.reserve(extra)).flatten();
+    // When the entry went while room was made, `grown` is dropped with the closure, and its
+    // bytes given back.
+    slot.modify(generation, |table| {
+        let kept = table
+            .find_mut(key)
+            .filter(|kept| Arc::ptr_eq(&kept.rendered, rendered))?;
+        // Settled even when the budget cannot hold the compressed forms: brotli at quality
+        // 11 is not paid for again.
+        kept.stage.store(SETTLED, Ordering::Release);
+        kept.charge.absorb(grown?);
+        kept.rendered = Arc::new(compressed);
+        Some(())
+    });
 }
 
 /// Every representation of the newest now-playing state, each rendered once.

@@ -44,10 +44,10 @@ impl Rendered {
     pub fn new(
         status: StatusCode,
         content_type: &'static str,
-        body: impl Into<Bytes>,
+        body: impl IntoBody,
         csp: Option<String>,
     ) -> Self {
-        let body = body.into();
+        let body = body.into_body();
         Self {
             status,
             content_type,
@@ -91,7 +91,7 @@ impl Rendered {
     pub fn ok_or_failed<E: std::fmt::Display>(
         what: &str,
         content_type: &'static str,
-        body: Result<impl Into<Bytes>, E>,
+        body: Result<impl IntoBody, E>,
         csp: Option<String>,
     ) -> Self {
         match body {
@@ -109,6 +109,39 @@ impl Rendered {
             "internal error: this page could not be rendered",
             None,
         )
+    }
+}
+
+/// A body as [`Rendered`] holds it: its allocation no larger than its length, so that the
+/// bytes the render budget counts ([`budget::weight`]) are the bytes it holds. A `String` or
+/// `Vec` that grew while it was written has up to twice its length allocated.
+pub trait IntoBody {
+    fn into_body(self) -> Bytes;
+}
+
+impl IntoBody for Vec<u8> {
+    fn into_body(mut self) -> Bytes {
+        self.shrink_to_fit();
+        Bytes::from(self)
+    }
+}
+
+impl IntoBody for String {
+    fn into_body(self) -> Bytes {
+        self.into_bytes().into_body()
+    }
+}
+
+impl IntoBody for &'static str {
+    fn into_body(self) -> Bytes {
+        Bytes::from_static(self.as_bytes())
+    }
+}
+
+/// Static bytes (the assets), or a body made exact already.
+impl IntoBody for Bytes {
+    fn into_body(self) -> Bytes {
+        self
     }
 }
 
@@ -154,6 +187,28 @@ pub fn json(view: &View) -> Rendered {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bytes `body` has allocated (it must be the only handle on them).
+    pub(crate) fn allocated(body: Bytes) -> usize {
+        body.try_into_mut().expect("the only handle").capacity()
+    }
+
+    #[test]
+    fn a_body_written_piece_by_piece_holds_no_spare_capacity() {
+        let mut page = String::new();
+        for i in 0..1000 {
+            page.push_str(&format!("<li>{i}</li>"));
+        }
+        assert!(page.capacity() > page.len(), "grown with room to spare");
+        let len = page.len();
+        let rendered = Rendered::new(StatusCode::OK, "text/html", page, None);
+        assert_eq!(allocated(rendered.body), len);
+
+        let mut json = Vec::with_capacity(4096);
+        json.extend_from_slice(b"{\"items\":[]}");
+        let rendered = Rendered::ok_or_failed::<&str>("a test page", "text/html", Ok(json), None);
+        assert_eq!(allocated(rendered.body), 12);
+    }
 
     #[test]
     fn a_failed_render_is_a_500_with_a_body_never_an_empty_200() {

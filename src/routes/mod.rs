@@ -115,6 +115,9 @@ pub fn router(state: AppState) -> Router {
 /// each line as long.
 const LOGGED_PATH: usize = 256;
 
+/// Bytes of a request's method in its log line: a method has no length limit either.
+const LOGGED_METHOD: usize = 32;
+
 #[derive(Clone)]
 struct Observer {
     metrics: Metrics,
@@ -123,7 +126,8 @@ struct Observer {
 
 /// Finds the client behind the trusted proxies once, for the handlers and the log; then one
 /// log line and one metric sample per request, health checks only at debug level. The query
-/// is left out: it may carry an authorization code. The path is cut to [`LOGGED_PATH`].
+/// is left out: it may carry an authorization code. The path is cut to [`LOGGED_PATH`], the
+/// method to [`LOGGED_METHOD`].
 async fn observe(State(observer): State<Observer>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let peer = request
@@ -141,6 +145,7 @@ async fn observe(State(observer): State<Observer>, mut request: Request, next: N
     observer.metrics.request(route, status, elapsed);
     let elapsed_us = elapsed.as_micros() as u64;
     let client = client.ip;
+    let method = telemetry::cut(method.as_str(), LOGGED_METHOD);
     if path == "/healthz" {
         tracing::debug!(%method, path, status, elapsed_us, %client, "request");
     } else {

@@ -72,7 +72,7 @@ async fn every_request_line_is_written_out_by_shutdown_without_colour_codes() {
 }
 
 #[tokio::test]
-async fn a_long_path_is_logged_cut_to_256_bytes_and_the_query_never() {
+async fn a_long_path_is_logged_cut_to_256_bytes_a_long_method_to_32_and_the_query_never() {
     let port = free_port().to_string();
     let child = binary(
         &["serve", "--demo"],
@@ -101,6 +101,16 @@ async fn a_long_path_is_logged_cut_to_256_bytes_and_the_query_never() {
     let longer = format!("/{}", "b".repeat(20_000));
     let response = http.get(format!("{base}{longer}")).send().await.unwrap();
     assert_eq!(response.status(), 414);
+    let method = "X".repeat(10_000);
+    let response = http
+        .request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{base}/now-playing"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
 
     let pid = child.id().unwrap().to_string();
     std::process::Command::new("kill")
@@ -113,15 +123,23 @@ async fn a_long_path_is_logged_cut_to_256_bytes_and_the_query_never() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("secret-code"), "{stderr}");
-    let paths: Vec<String> = stderr
+    let requests: Vec<(String, String)> = stderr
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|l| l["message"] == "request" && l["path"] != "/healthz")
-        .map(|l| l["path"].as_str().unwrap().to_owned())
+        .map(|l| {
+            let field = |name: &str| l[name].as_str().unwrap().to_owned();
+            (field("method"), field("path"))
+        })
         .collect();
+    let get = || "GET".to_owned();
     assert_eq!(
-        paths,
-        [format!("{}…", &long[..256]), format!("{}…", &longer[..256])],
+        requests,
+        [
+            (get(), format!("{}…", &long[..256])),
+            (get(), format!("{}…", &longer[..256])),
+            (format!("{}…", &method[..32]), "/now-playing".to_owned()),
+        ],
         "{stderr}"
     );
 }

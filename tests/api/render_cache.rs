@@ -202,3 +202,52 @@ async fn render_cache_mb_is_a_setting_from_1_to_4096() {
         );
     }
 }
+
+#[tokio::test]
+async fn what_is_asked_for_again_stays_compressed_while_unique_accents_flood_the_memo() {
+    let spotify = wiremock::MockServer::start().await;
+    let config = Config {
+        source: Source::Demo,
+        port: 0,
+        render_cache_mb: 1,
+        ..Config::default()
+    };
+    let app = spawn_with_config(spotify, config).await;
+    let br = |path: &str| {
+        app.http
+            .get(app.url(path))
+            .header("accept-encoding", "br")
+            .send()
+    };
+    let hot = "/now-playing.svg";
+    br(hot).await.unwrap();
+    br(hot).await.unwrap();
+    app.state.render_budget.compressions_done().await;
+    let compressed = br(hot).await.unwrap();
+    assert_eq!(compressed.headers()["content-encoding"], "br");
+    let etag = compressed.headers()["etag"].clone();
+    let mut flooded = 0;
+    for i in 0..200 {
+        let accent = format!("{:06x}", 0x10_0000 + i * 0x3141);
+        for route in [
+            "/top/tracks.svg",
+            "/recently-played.svg",
+            "/embed/top/artists",
+        ] {
+            let response = br(&format!("{route}?limit=50&accent={accent}"))
+                .await
+                .unwrap();
+            assert!(!response.headers().contains_key("content-encoding"));
+            flooded += response.bytes().await.unwrap().len();
+        }
+        if i % 10 == 9 {
+            // Evicted, it would be rendered again and sent as rendered, with the identity's
+            // `ETag`, until compressed again.
+            let response = br(hot).await.unwrap();
+            assert_eq!(response.headers()["etag"], etag, "after {} accents", i + 1);
+            assert_eq!(response.headers()["content-encoding"], "br");
+        }
+    }
+    assert!(flooded > 2 << 20, "more than the budget holds: {flooded}");
+    assert!(app.state.render_budget.used() <= 1 << 20);
+}

@@ -122,3 +122,54 @@ fn a_representation_larger_than_the_budget_is_sent_not_kept() {
         "nothing evicted for it in vain"
     );
 }
+
+#[test]
+fn compressed_forms_of_an_entry_gone_meanwhile_evict_nothing() {
+    let one = cost(&page("a", 10_000));
+    let budget = RenderBudget::new(3 * one);
+    let memo = Memo::<Map>::new(&budget);
+    let compress = |r: &Arc<Rendered>| r.with_encodings(Encodings::of(&r.body, &r.etag));
+    // Looked at without asking for them.
+    let kept = |generation| memo.slot.read(generation, |t| Some(t.len())).unwrap_or(0);
+    // Replaced by a newer state while it was being compressed.
+    let old = memo.render(1, 7, || page("o", 10_000));
+    for key in 1..=3 {
+        memo.render(2, key, || page("n", 10_000));
+    }
+    keep_compressed(&memo.slot, &budget, 1, &7, &old, compress(&old));
+    assert_eq!(
+        (kept(2), budget.used()),
+        (3, 3 * one),
+        "the newer state's kept"
+    );
+    // Evicted while it was being compressed.
+    let evicted = memo.render(3, 7, || page("e", 10_000));
+    for key in 1..=3 {
+        memo.render(3, key, || page("n", 10_000));
+    }
+    assert!(memo.slot.read(3, |t| t.get(&7).map(|_| ())).is_none());
+    keep_compressed(&memo.slot, &budget, 3, &7, &evicted, compress(&evicted));
+    assert_eq!((kept(3), budget.used()), (3, 3 * one), "nothing evicted");
+}
+
+#[test]
+fn an_entry_asked_for_again_outlives_a_flood_of_entries_asked_for_once() {
+    let one = cost(&page("h", 100));
+    let budget = RenderBudget::new(4 * one);
+    let memo = Memo::<Map>::new(&budget);
+    memo.render(1, 0, || page("h", 100));
+    for key in 1..=100 {
+        if key % 3 == 0 {
+            let hot = memo.get(1, |t| t.get(&0), || 0);
+            assert!(hot.is_some(), "the entry asked for again stays ({key})");
+        }
+        memo.render(1, key, || page("x", 100));
+        assert!(budget.used() <= 4 * one);
+    }
+    let kept: Vec<u32> = memo
+        .slot
+        .read(1, |t| Some(t.keys().copied().collect()))
+        .unwrap();
+    assert!(kept.contains(&0) && kept.contains(&100), "{kept:?}");
+    assert_eq!(kept.len(), 4, "those asked for once evict each other");
+}
