@@ -39,7 +39,7 @@ impl Clock {
         })))
     }
 
-    pub fn is_manual(&self) -> bool {
+    pub(crate) fn is_manual(&self) -> bool {
         matches!(*self.0, Inner::Manual(_))
     }
 
@@ -50,7 +50,7 @@ impl Clock {
         }
     }
 
-    pub fn utc(&self) -> DateTime<Utc> {
+    pub(crate) fn utc(&self) -> DateTime<Utc> {
         match &*self.0 {
             Inner::System => Utc::now(),
             Inner::Manual(m) => {

@@ -12,7 +12,7 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 
 /// The client of one request, as far as the trusted proxies vouch for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Client {
+pub(crate) struct Client {
     pub ip: IpAddr,
     /// The scheme the client used, when a trusted proxy said so.
     pub https: Option<bool>,
@@ -23,7 +23,7 @@ pub struct Client {
 /// the client's, is ignored; when the rightmost hop does not parse, or no header came, the
 /// peer itself is the client, as it is when the peer is not trusted. IPv4-mapped IPv6
 /// addresses count as IPv4.
-pub fn client(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Client {
+pub(crate) fn client(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Client {
     let peer = peer.to_canonical();
     if !is_trusted(peer, trusted) {
         return Client {
@@ -101,7 +101,7 @@ fn forwarded_proto(headers: &HeaderMap) -> Option<bool> {
 }
 
 /// Loopback, private, link-local or unique-local: the kind of peer a reverse proxy is.
-pub fn looks_like_a_proxy(ip: IpAddr) -> bool {
+pub(crate) fn looks_like_a_proxy(ip: IpAddr) -> bool {
     match ip.to_canonical() {
         IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
         IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local(),

@@ -8,15 +8,15 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// The request line and every header line together, in bytes: beyond it, 431.
-pub const MAX_HEAD: usize = 32 * 1024;
+pub(crate) const MAX_HEAD: usize = 32 * 1024;
 
 /// The request target (path and query) in bytes: beyond it, 414. As long as the request
 /// line nginx and Apache accept by default; no route of this server needs a tenth of it.
-pub const MAX_TARGET: usize = 8 * 1024;
+pub(crate) const MAX_TARGET: usize = 8 * 1024;
 
 /// A layer that answers 414 for a request target longer than [`MAX_TARGET`] and 431 for a
 /// head longer than [`MAX_HEAD`], and closes the connection after either answer.
-pub async fn limit(request: Request, next: Next) -> Response {
+pub(crate) async fn limit(request: Request, next: Next) -> Response {
     match verdict(request.method(), request.uri(), request.headers()) {
         Some(status) => refusal(status),
         None => next.run(request).await,

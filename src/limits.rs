@@ -3,7 +3,7 @@
 
 /// Descriptors kept for everything but client connections: the listener, the runtime,
 /// sockets to Spotify, the token file.
-pub const HEADROOM: usize = 64;
+pub(crate) const HEADROOM: usize = 64;
 
 /// Raises the soft open-files limit to the hard limit (one info line), and returns how many
 /// client connections fit in it: `max_connections`, or the limit less [`HEADROOM`] with one
@@ -41,7 +41,7 @@ pub fn fit_event_clients(max_event_clients: usize, max_connections: usize) -> us
 }
 
 /// Client connections that fit in `open_files` descriptors besides the headroom (at least one).
-pub fn connections_within(open_files: usize, max_connections: usize) -> usize {
+pub(crate) fn connections_within(open_files: usize, max_connections: usize) -> usize {
     max_connections.min(open_files.saturating_sub(HEADROOM).max(1))
 }
 

@@ -15,7 +15,7 @@ use prometheus_client::registry::Registry;
 
 /// A label value known at compile time: route templates, endpoints, outcomes.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub struct Name(pub &'static str);
+pub(crate) struct Name(pub &'static str);
 
 impl EncodeLabelValue for Name {
     fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
@@ -55,24 +55,24 @@ impl EncodeLabelValue for Route {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
+pub(crate) struct RequestLabels {
     pub route: Route,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RouteLabels {
+pub(crate) struct RouteLabels {
     pub route: Route,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CallLabels {
+pub(crate) struct CallLabels {
     pub endpoint: Name,
     pub outcome: Name,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CacheLabels {
+pub(crate) struct CacheLabels {
     pub result: Name,
 }
 
@@ -213,7 +213,12 @@ impl Metrics {
             .inc();
     }
 
-    pub fn spotify_call(&self, endpoint: &'static str, outcome: &'static str, elapsed: Duration) {
+    pub(crate) fn spotify_call(
+        &self,
+        endpoint: &'static str,
+        outcome: &'static str,
+        elapsed: Duration,
+    ) {
         let labels = CallLabels {
             endpoint: Name(endpoint),
             outcome: Name(outcome),
@@ -234,17 +239,17 @@ impl Metrics {
         };
     }
 
-    pub fn token_refreshed(&self) {
+    pub(crate) fn token_refreshed(&self) {
         self.0.token_refreshes.inc();
     }
 
-    pub fn event_clients(&self, open: usize) {
+    pub(crate) fn event_clients(&self, open: usize) {
         self.0
             .event_clients
             .set(i64::try_from(open).unwrap_or(i64::MAX));
     }
 
-    pub fn refresh_token_expiry(&self, unix_seconds: i64) {
+    pub(crate) fn refresh_token_expiry(&self, unix_seconds: i64) {
         self.0.refresh_token_expiry.set(unix_seconds);
     }
 

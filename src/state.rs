@@ -19,24 +19,24 @@ use crate::spotify::images::Images;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
     pub service: NowPlayingService,
     /// `Cache-Control` of the widget routes.
-    pub cache_control: HeaderValue,
+    pub(crate) cache_control: HeaderValue,
     /// Cancelled when the server starts shutting down.
-    pub shutdown: CancellationToken,
+    pub(crate) shutdown: CancellationToken,
     /// The Prometheus registry behind `/metrics`.
-    pub metrics: Metrics,
+    pub(crate) metrics: Metrics,
     /// Cover art for the SVG card.
-    pub images: Arc<Images>,
+    pub(crate) images: Arc<Images>,
     /// Event streams and their poller.
     pub events: Arc<Events>,
     /// Re-authorization from the browser, when `ADMIN_TOKEN` is set and Spotify is the source.
-    pub reauth: Option<Arc<Reauth>>,
+    pub(crate) reauth: Option<Arc<Reauth>>,
     /// The representations of the now-playing state, each rendered once per state.
-    pub renders: Arc<Renders>,
+    pub(crate) renders: Arc<Renders>,
     /// The representations of the lists (`service.lists()`), each rendered once per state.
-    pub list_renders: Arc<ListRenders>,
+    pub(crate) list_renders: Arc<ListRenders>,
     /// The bytes `renders` and `list_renders` hold together, within `RENDER_CACHE_MB`.
     pub render_budget: Arc<RenderBudget>,
 }

@@ -58,7 +58,7 @@ pub fn read_token_file(path: &Path) -> Result<Option<StoredToken>, StorageError>
 }
 
 /// The token file's bytes as they are on disk; `Ok(None)` when it does not exist yet.
-pub fn read_token_bytes(path: &Path) -> Result<Option<Vec<u8>>, StorageError> {
+pub(crate) fn read_token_bytes(path: &Path) -> Result<Option<Vec<u8>>, StorageError> {
     match fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -70,7 +70,7 @@ pub fn read_token_bytes(path: &Path) -> Result<Option<Vec<u8>>, StorageError> {
 }
 
 /// Parses the bytes of the token file at `path` (named in errors only).
-pub fn decode_token_file(path: &Path, bytes: &[u8]) -> Result<StoredToken, StorageError> {
+pub(crate) fn decode_token_file(path: &Path, bytes: &[u8]) -> Result<StoredToken, StorageError> {
     // Only the kind and place of the problem: serde's messages can quote the input, and
     // the input is a secret.
     let token: StoredToken = serde_json::from_slice(bytes).map_err(|e| StorageError::Corrupt {
@@ -92,7 +92,7 @@ pub fn decode_token_file(path: &Path, bytes: &[u8]) -> Result<StoredToken, Stora
 }
 
 /// The bytes [`write_token_file`] writes for this token.
-pub fn encode_token_file(
+pub(crate) fn encode_token_file(
     refresh_token: &SecretString,
     obtained_at: Option<DateTime<Utc>>,
 ) -> Vec<u8> {
@@ -115,7 +115,7 @@ pub fn write_token_file(
 /// Sets `KEY=value` for each pair in a `.env` file, in place: lines for those keys are
 /// replaced (the first occurrence; later duplicates dropped), every other line and comment
 /// is kept, missing keys are appended. The file is created if missing.
-pub fn update_env_file(path: &Path, pairs: &[(&str, &str)]) -> Result<(), StorageError> {
+pub(crate) fn update_env_file(path: &Path, pairs: &[(&str, &str)]) -> Result<(), StorageError> {
     let existing = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -190,7 +190,7 @@ fn is_temp_of(candidate: &str, name: &str) -> bool {
 /// crash between writing and renaming leaves one, holding what was being written). Only
 /// regular files named exactly like [`AtomicWrite`]'s are touched. Returns each file tried
 /// and whether it went; nothing when the directory cannot be listed.
-pub fn remove_leftover_temps(target: &Path) -> Vec<(PathBuf, std::io::Result<()>)> {
+pub(crate) fn remove_leftover_temps(target: &Path) -> Vec<(PathBuf, std::io::Result<()>)> {
     let (dir, name) = temp_place(target);
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();

@@ -13,11 +13,13 @@ use ipnet::IpNet;
 use reqwest::Url;
 use secrecy::SecretString;
 
+pub(crate) use crate::spotify::settings::ClientConfig;
+pub use crate::spotify::settings::SpotifyConfig;
 use crate::spotify::settings::endpoint;
-pub use crate::spotify::settings::{ClientConfig, SpotifyConfig};
 pub use flags::{Sensitive, ServerSettings, Settings, SpotifySettings};
+
 use parse::Problems;
-pub use parse::{origin_of, parse_bool};
+pub(crate) use parse::parse_bool;
 
 /// Everything the server needs, already validated. Tests build it literally.
 #[derive(Debug, Clone)]
@@ -151,7 +153,7 @@ impl Settings {
 
 impl SpotifySettings {
     /// The client id, secret and accounts URL only (for `now-playing auth`).
-    pub fn resolve_client(&self) -> Result<ClientConfig, ConfigError> {
+    pub(crate) fn resolve_client(&self) -> Result<ClientConfig, ConfigError> {
         let mut p = Problems::default();
         let client = self.client(&mut p);
         p.finish(client)

@@ -14,13 +14,16 @@ use super::{AllowedOrigins, ConfigError, LogFormat};
 type Reader<T> = Box<dyn Fn(&str) -> Option<T>>;
 
 /// How to read one kind of value, and how to say what was expected.
-pub struct Kind<T> {
+pub(super) struct Kind<T> {
     expected: String,
     parse: Reader<T>,
 }
 
 impl<T: 'static> Kind<T> {
-    pub fn new(expected: impl Into<String>, parse: impl Fn(&str) -> Option<T> + 'static) -> Self {
+    pub(super) fn new(
+        expected: impl Into<String>,
+        parse: impl Fn(&str) -> Option<T> + 'static,
+    ) -> Self {
         Self {
             expected: expected.into(),
             parse: Box::new(parse),
@@ -28,13 +31,13 @@ impl<T: 'static> Kind<T> {
     }
 
     /// The same kind, for a setting whose default is unset.
-    pub fn optional(self) -> Kind<Option<T>> {
+    pub(super) fn optional(self) -> Kind<Option<T>> {
         let parse = self.parse;
         Kind::new(self.expected, move |v| parse(v).map(Some))
     }
 
     /// The same kind, with its own words for what is expected.
-    pub fn described(self, expected: impl Into<String>) -> Self {
+    pub(super) fn described(self, expected: impl Into<String>) -> Self {
         Self {
             expected: expected.into(),
             ..self
@@ -42,7 +45,7 @@ impl<T: 'static> Kind<T> {
     }
 }
 
-pub fn seconds(min: u64, max: u64) -> Kind<Duration> {
+pub(super) fn seconds(min: u64, max: u64) -> Kind<Duration> {
     Kind::new(
         format!("a whole number of seconds from {min} to {max}"),
         move |v| {
@@ -54,34 +57,34 @@ pub fn seconds(min: u64, max: u64) -> Kind<Duration> {
     )
 }
 
-pub fn count(min: usize, max: usize) -> Kind<usize> {
+pub(super) fn count(min: usize, max: usize) -> Kind<usize> {
     Kind::new(format!("a whole number from {min} to {max}"), move |v| {
         v.parse().ok().filter(|n| (min..=max).contains(n))
     })
 }
 
-pub fn flag() -> Kind<bool> {
+pub(super) fn flag() -> Kind<bool> {
     Kind::new("true or false", parse_bool)
 }
 
-pub fn ip() -> Kind<IpAddr> {
+pub(super) fn ip() -> Kind<IpAddr> {
     Kind::new("an IP address such as 127.0.0.1 or 0.0.0.0", |v| {
         v.parse().ok()
     })
 }
 
-pub fn port() -> Kind<u16> {
+pub(super) fn port() -> Kind<u16> {
     Kind::new("a port number from 0 to 65535", |v| v.parse().ok())
 }
 
-pub fn base_url(example: &str) -> Kind<Url> {
+pub(super) fn base_url(example: &str) -> Kind<Url> {
     Kind::new(
         format!("an http(s) base URL such as {example}"),
         parse_base_url,
     )
 }
 
-pub fn time() -> Kind<DateTime<Utc>> {
+pub(super) fn time() -> Kind<DateTime<Utc>> {
     Kind::new("an RFC 3339 time such as 2026-11-29T03:00:00Z", |v| {
         DateTime::parse_from_rfc3339(v)
             .ok()
@@ -89,7 +92,7 @@ pub fn time() -> Kind<DateTime<Utc>> {
     })
 }
 
-pub fn origins() -> Kind<AllowedOrigins> {
+pub(super) fn origins() -> Kind<AllowedOrigins> {
     Kind::new(
         "* or a comma-separated list of origins such as https://blog.example.com",
         parse_origins,
@@ -97,25 +100,25 @@ pub fn origins() -> Kind<AllowedOrigins> {
 }
 
 /// An origin, `scheme://host[:port]`, optionally with a trailing `/` and nothing else.
-pub fn origin() -> Kind<Url> {
+pub(super) fn origin() -> Kind<Url> {
     Kind::new("an origin such as https://np.example.com", parse_origin)
 }
 
-pub fn networks() -> Kind<Vec<IpNet>> {
+pub(super) fn networks() -> Kind<Vec<IpNet>> {
     Kind::new(
         "a comma-separated list of IP addresses or CIDR ranges, such as 127.0.0.1,10.0.0.0/8",
         parse_networks,
     )
 }
 
-pub fn frame_ancestors() -> Kind<String> {
+pub(super) fn frame_ancestors() -> Kind<String> {
     Kind::new(
         "* or CSP sources such as 'self' https://blog.example.com",
         parse_frame_ancestors,
     )
 }
 
-pub fn log_format() -> Kind<LogFormat> {
+pub(super) fn log_format() -> Kind<LogFormat> {
     Kind::new("pretty or json", |v| match v {
         "pretty" => Some(LogFormat::Pretty),
         "json" => Some(LogFormat::Json),
@@ -125,12 +128,12 @@ pub fn log_format() -> Kind<LogFormat> {
 
 /// Collects problems while values are parsed, so all are reported in one message.
 #[derive(Default)]
-pub struct Problems(Vec<String>);
+pub(super) struct Problems(Vec<String>);
 
 impl Problems {
     /// The value of `var` read as `kind`, or `default` when unset or blank; a bad value is
     /// a problem naming `var`, and `default` stands in for it.
-    pub fn get<T: 'static>(
+    pub(super) fn get<T: 'static>(
         &mut self,
         var: &str,
         raw: &Option<String>,
@@ -149,7 +152,7 @@ impl Problems {
         }
     }
 
-    pub fn required(&mut self, var: &str, raw: Option<&str>, what: &str) -> String {
+    pub(super) fn required(&mut self, var: &str, raw: Option<&str>, what: &str) -> String {
         match raw.map(str::trim).filter(|s| !s.is_empty()) {
             Some(value) => value.to_owned(),
             None => {
@@ -161,11 +164,11 @@ impl Problems {
         }
     }
 
-    pub fn push(&mut self, problem: impl Into<String>) {
+    pub(super) fn push(&mut self, problem: impl Into<String>) {
         self.0.push(problem.into());
     }
 
-    pub fn finish<T>(self, value: T) -> Result<T, ConfigError> {
+    pub(super) fn finish<T>(self, value: T) -> Result<T, ConfigError> {
         if self.0.is_empty() {
             Ok(value)
         } else {
@@ -174,7 +177,7 @@ impl Problems {
     }
 }
 
-pub fn parse_bool(value: &str) -> Option<bool> {
+pub(crate) fn parse_bool(value: &str) -> Option<bool> {
     match value.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Some(true),
         "false" | "0" | "no" | "off" => Some(false),
@@ -212,7 +215,7 @@ fn parse_origin(value: &str) -> Option<Url> {
 
 /// The normalised form of an origin, as browsers send it in `Origin`: lower-case scheme and
 /// host, no default port, no trailing `/`.
-pub fn origin_of(url: &Url) -> String {
+pub(crate) fn origin_of(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 

@@ -46,7 +46,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 const MAKE_ROOM_RETRY: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// How long a request head may take to arrive, and a connection may idle between requests.
     pub header_timeout: Duration,
     /// Client connections open at once, event streams included.
@@ -56,7 +56,7 @@ pub struct Limits {
 /// Serves `router` on `listener` until `shutdown` is cancelled; then stops accepting, closes
 /// connections that wait for a request, lets in-flight requests finish and returns once
 /// every connection is closed (the caller bounds how long that may take).
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,

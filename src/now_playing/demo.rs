@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 use super::model::{Item, ItemKind, NowPlaying, PlayingType, State};
 
 /// How long each sample state is shown.
-pub const SCENE: Duration = Duration::from_secs(15);
+pub(crate) const SCENE: Duration = Duration::from_secs(15);
 
 /// The sample state at `now`: playing, paused, an episode, a local file, an ad, then the
 /// last played track, round and round.
-pub fn at(now: DateTime<Utc>) -> NowPlaying {
+pub(crate) fn at(now: DateTime<Utc>) -> NowPlaying {
     let seconds = now.timestamp().max(0) as u64;
     let scene = (seconds / SCENE.as_secs()) % 6;
     let into_scene_ms =

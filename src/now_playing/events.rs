@@ -23,7 +23,7 @@ pub struct Events {
 }
 
 /// One connected client; the count goes down when its stream is dropped.
-pub struct Client(Arc<Events>);
+pub(crate) struct Client(Arc<Events>);
 
 impl Drop for Client {
     fn drop(&mut self) {
@@ -33,7 +33,11 @@ impl Drop for Client {
 }
 
 impl Events {
-    pub fn new(service: NowPlayingService, max_clients: usize, metrics: Metrics) -> Arc<Self> {
+    pub(crate) fn new(
+        service: NowPlayingService,
+        max_clients: usize,
+        metrics: Metrics,
+    ) -> Arc<Self> {
         Arc::new(Self {
             service,
             metrics,
@@ -49,7 +53,7 @@ impl Events {
     }
 
     /// A place for one more client, or `None` at `MAX_EVENT_CLIENTS`.
-    pub fn join(self: &Arc<Self>) -> Option<Client> {
+    pub(crate) fn join(self: &Arc<Self>) -> Option<Client> {
         let joined = self
             .clients
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -66,7 +70,7 @@ impl Events {
 
     /// The states `client` should see: the current one at once, then each state that
     /// differs from the last one sent. Ends when `shutdown` is cancelled.
-    pub async fn stream(
+    pub(crate) async fn stream(
         &self,
         client: Client,
         shutdown: CancellationToken,
@@ -92,7 +96,7 @@ impl Events {
     }
 
     /// Polls the shared cache once per `CACHE_TTL` while anyone listens. Runs until `shutdown`.
-    pub async fn poll(&self, shutdown: CancellationToken) {
+    pub(crate) async fn poll(&self, shutdown: CancellationToken) {
         let clock = self.service.clock().clone();
         loop {
             if self.clients() == 0 {

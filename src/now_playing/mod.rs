@@ -1,11 +1,11 @@
 //! The now-playing state: our own model of it ([`model`]), the one shared cache that asks
 //! Spotify for it ([`service`]) and the built-in sample data of demo mode ([`demo`]).
 
-pub mod demo;
-pub mod events;
+pub(crate) mod demo;
+pub(crate) mod events;
 pub mod lists;
-pub mod model;
-pub mod service;
+pub(crate) mod model;
+pub(crate) mod service;
 
-pub use model::{Item, NowPlaying, State, Unavailable, View};
-pub use service::{NowPlayingService, Snapshot};
+pub(crate) use model::{NowPlaying, State, View};
+pub(crate) use service::{NowPlayingService, Snapshot};

@@ -11,7 +11,7 @@ use crate::spotify::types::{self, CurrentlyPlaying, Image};
 const MAX_TEXT: usize = 500;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NowPlaying {
+pub(crate) struct NowPlaying {
     pub state: State,
     pub is_playing: bool,
     /// Spotify's `currently_playing_type`; `None` when nothing plays.
@@ -31,7 +31,7 @@ pub struct NowPlaying {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum State {
+pub(crate) enum State {
     Playing,
     Paused,
     Recent,
@@ -40,7 +40,7 @@ pub enum State {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PlayingType {
+pub(crate) enum PlayingType {
     Track,
     Episode,
     Ad,
@@ -49,13 +49,13 @@ pub enum PlayingType {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ItemKind {
+pub(crate) enum ItemKind {
     Track,
     Episode,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Item {
+pub(crate) struct Item {
     pub kind: ItemKind,
     pub title: String,
     pub artists: Vec<String>,
@@ -71,14 +71,14 @@ pub struct Item {
 
 /// What a route serves: a state, or why there is none.
 #[derive(Debug, Clone, PartialEq)]
-pub enum View {
+pub(crate) enum View {
     Ok(NowPlaying),
     Unavailable(Unavailable),
 }
 
 /// Nothing can be served: credentials rejected, or Spotify failing past `STALE_MAX`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Unavailable {
+pub(crate) struct Unavailable {
     pub code: ErrorCode,
     pub message: String,
     /// When the refresh token expires, if the time it was authorized is known.
@@ -87,14 +87,14 @@ pub struct Unavailable {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
+pub(crate) enum ErrorCode {
     SpotifyAuth,
     RateLimited,
     Upstream,
 }
 
 impl View {
-    pub fn now_playing(&self) -> Option<&NowPlaying> {
+    pub(crate) fn now_playing(&self) -> Option<&NowPlaying> {
         match self {
             Self::Ok(doc) => Some(doc),
             Self::Unavailable(_) => None,
@@ -104,7 +104,7 @@ impl View {
 
 impl NowPlaying {
     /// Nothing plays and nothing recent is shown.
-    pub fn idle(fetched_at: DateTime<Utc>) -> Self {
+    pub(crate) fn idle(fetched_at: DateTime<Utc>) -> Self {
         Self {
             state: State::Idle,
             is_playing: false,
@@ -119,7 +119,11 @@ impl NowPlaying {
     }
 
     /// The last played track, when nothing plays.
-    pub fn recent(item: Item, played_at: Option<DateTime<Utc>>, fetched_at: DateTime<Utc>) -> Self {
+    pub(crate) fn recent(
+        item: Item,
+        played_at: Option<DateTime<Utc>>,
+        fetched_at: DateTime<Utc>,
+    ) -> Self {
         Self {
             state: State::Recent,
             item: Some(item),
@@ -133,7 +137,10 @@ impl NowPlaying {
     /// `fetched_at` is also the `timestamp`: Spotify's own `timestamp` field is when the
     /// playback state last changed, not when `progress_ms` was measured, so extrapolating
     /// from it would run ahead after every pause or seek.
-    pub fn from_spotify(answer: CurrentlyPlaying, fetched_at: DateTime<Utc>) -> Option<Self> {
+    pub(crate) fn from_spotify(
+        answer: CurrentlyPlaying,
+        fetched_at: DateTime<Utc>,
+    ) -> Option<Self> {
         let playing_type = answer.currently_playing_type.as_deref().map(|t| match t {
             "track" => PlayingType::Track,
             "episode" => PlayingType::Episode,
@@ -167,7 +174,7 @@ impl NowPlaying {
     }
 
     /// Progress at `now`, extrapolated from `timestamp` while playing, capped at the duration.
-    pub fn progress_at(&self, now: DateTime<Utc>) -> Option<u64> {
+    pub(crate) fn progress_at(&self, now: DateTime<Utc>) -> Option<u64> {
         let progress = self.progress_ms?;
         let elapsed = match (self.is_playing, self.timestamp) {
             (true, Some(ts)) => (now - ts).num_milliseconds().max(0) as u64,
@@ -185,7 +192,7 @@ impl NowPlaying {
 impl Item {
     /// The images Spotify gives for a track or episode, largest first: an episode's own or
     /// its show's, a track's album's, none for a local file.
-    pub fn images(item: &types::Item) -> &[Image] {
+    pub(crate) fn images(item: &types::Item) -> &[Image] {
         match item.kind.as_deref() {
             Some("episode") if item.images.is_empty() => {
                 item.show.as_ref().map_or(&[], |show| &show.images)
@@ -197,7 +204,7 @@ impl Item {
     }
 
     /// A track or episode from Spotify; `None` for a shape that is neither.
-    pub fn from_spotify(item: types::Item) -> Option<Self> {
+    pub(crate) fn from_spotify(item: types::Item) -> Option<Self> {
         let image_url = best_image(Self::images(&item));
         let url = item
             .external_urls
@@ -254,7 +261,7 @@ impl Item {
     }
 
     /// Artists joined for display.
-    pub fn artist_line(&self) -> String {
+    pub(crate) fn artist_line(&self) -> String {
         self.artists.join(", ")
     }
 }
@@ -306,7 +313,7 @@ pub(crate) fn millis_opt<S: Serializer>(
 
 /// The JSON body of a 503.
 #[derive(Serialize)]
-pub struct UnavailableDocument<'a> {
+pub(crate) struct UnavailableDocument<'a> {
     pub state: &'static str,
     pub is_playing: bool,
     pub item: Option<()>,
@@ -316,13 +323,13 @@ pub struct UnavailableDocument<'a> {
 }
 
 #[derive(Serialize)]
-pub struct ErrorBody<'a> {
+pub(crate) struct ErrorBody<'a> {
     pub code: ErrorCode,
     pub message: &'a str,
 }
 
 impl Unavailable {
-    pub fn document(&self) -> UnavailableDocument<'_> {
+    pub(crate) fn document(&self) -> UnavailableDocument<'_> {
         UnavailableDocument {
             state: "unavailable",
             is_playing: false,
@@ -337,13 +344,13 @@ impl Unavailable {
 }
 
 /// A jump of more than this against the extrapolated progress counts as a seek.
-pub const SEEK_THRESHOLD_MS: u64 = 3000;
+pub(crate) const SEEK_THRESHOLD_MS: u64 = 3000;
 
 impl View {
     /// Whether `next` is worth an event for a client that last saw `self`: another item,
     /// playing/paused, another state, staleness, or a seek of more than 3 s against the
     /// progress extrapolated from `timestamp`. Progress moving on as expected is not.
-    pub fn changed_to(&self, next: &View) -> bool {
+    pub(crate) fn changed_to(&self, next: &View) -> bool {
         match (self, next) {
             (View::Ok(a), View::Ok(b)) => {
                 a.state != b.state

@@ -22,16 +22,16 @@ use crate::spotify::lifetime::EXPIRY_WARNING;
 use crate::spotify::{SpotifyClient, SpotifyError};
 
 /// `recently-played` is asked at most this often (or once per `CACHE_TTL` if that is longer).
-pub const RECENT_TTL: Duration = Duration::from_secs(60);
+pub(crate) const RECENT_TTL: Duration = Duration::from_secs(60);
 
 /// One fetched state.
 pub struct Snapshot {
-    pub view: View,
+    pub(crate) view: View,
     /// No new Spotify call before this instant: the TTL, or a longer `Retry-After`.
     pub refresh_after: Instant,
     /// Counts fetched states from 1 (0 is the placeholder before the first answer): what
     /// representations of this state are memoised under.
-    pub generation: u64,
+    pub(crate) generation: u64,
     /// Whether this state came from a fetch (an error counts): false only for the placeholder
     /// before the first one, which is never served while a fetch is due.
     answered: bool,
@@ -80,7 +80,7 @@ struct Memory {
 }
 
 impl NowPlayingService {
-    pub fn new(config: &Config, clock: Clock, metrics: Metrics) -> Self {
+    pub(crate) fn new(config: &Config, clock: Clock, metrics: Metrics) -> Self {
         let upstream = match &config.source {
             Source::Demo => Upstream::Demo,
             Source::Spotify(spotify) => Upstream::Spotify(Box::new(SpotifyClient::new(
@@ -126,18 +126,18 @@ impl NowPlayingService {
         }))
     }
 
-    pub fn is_demo(&self) -> bool {
+    pub(crate) fn is_demo(&self) -> bool {
         matches!(self.0.upstream, Upstream::Demo)
     }
 
-    pub fn spotify(&self) -> Option<&SpotifyClient> {
+    pub(crate) fn spotify(&self) -> Option<&SpotifyClient> {
         match &self.0.upstream {
             Upstream::Spotify(client) => Some(client),
             Upstream::Demo => None,
         }
     }
 
-    pub fn clock(&self) -> &Clock {
+    pub(crate) fn clock(&self) -> &Clock {
         &self.0.clock
     }
 
@@ -146,7 +146,7 @@ impl NowPlayingService {
         &self.0.lists
     }
 
-    pub fn ttl(&self) -> Duration {
+    pub(crate) fn ttl(&self) -> Duration {
         self.0.ttl
     }
 
@@ -155,7 +155,7 @@ impl NowPlayingService {
     /// one background fetch, whose result goes to those who come after it. Only before the
     /// first answer does the caller wait, for a fetch shared by everyone waiting (and in
     /// demo mode, whose fetch is instant).
-    pub async fn current(&self) -> Arc<Snapshot> {
+    pub(crate) async fn current(&self) -> Arc<Snapshot> {
         let cached = self.latest();
         let fresh = self.0.clock.now() < cached.refresh_after;
         self.0.metrics.cache(fresh);
@@ -174,7 +174,7 @@ impl NowPlayingService {
     /// flight) instead of answering from the old state. For the event poller, which must
     /// see each new state before it sleeps for the next `CACHE_TTL`; viewers use
     /// [`Self::current`].
-    pub async fn refreshed(&self) -> Arc<Snapshot> {
+    pub(crate) async fn refreshed(&self) -> Arc<Snapshot> {
         let cached = self.latest();
         let fresh = self.0.clock.now() < cached.refresh_after;
         self.0.metrics.cache(fresh);
@@ -215,7 +215,7 @@ impl NowPlayingService {
     }
 
     /// The last fetched state, fresh or not, without calling Spotify.
-    pub fn latest(&self) -> Arc<Snapshot> {
+    pub(crate) fn latest(&self) -> Arc<Snapshot> {
         Arc::clone(&self.0.latest.borrow())
     }
 
@@ -226,7 +226,7 @@ impl NowPlayingService {
 
     /// Logs a warning at start and once a day from [`EXPIRY_WARNING`] before the refresh
     /// token's six-month expiry, when the time it was authorized is known. Runs forever.
-    pub async fn watch_expiry(&self, reauthorize_hint: String) {
+    pub(crate) async fn watch_expiry(&self, reauthorize_hint: String) {
         let Upstream::Spotify(client) = &self.0.upstream else {
             return;
         };
@@ -256,7 +256,7 @@ impl NowPlayingService {
     }
 
     /// Gets an access token now, outside any viewer's request, and logs the outcome.
-    pub async fn warm_up(&self) {
+    pub(crate) async fn warm_up(&self) {
         match &self.0.upstream {
             Upstream::Demo => {
                 tracing::info!("demo mode: serving built-in sample data, Spotify is never called")

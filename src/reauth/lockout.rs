@@ -10,12 +10,12 @@ use tokio::time::Instant;
 use crate::clock::Clock;
 
 /// Wrong passwords allowed per client and minute before it has to wait.
-pub const MAX_FAILURES: u32 = 5;
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+pub(super) const MAX_FAILURES: u32 = 5;
+pub(super) const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Clients remembered at most, so no one can grow the map without limit.
 const MAX_CLIENTS: usize = 10_000;
 
-pub struct Lockout {
+pub(super) struct Lockout {
     clock: Clock,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
@@ -32,7 +32,7 @@ fn client_key(ip: IpAddr) -> IpAddr {
 }
 
 impl Lockout {
-    pub fn new(clock: Clock) -> Self {
+    pub(super) fn new(clock: Clock) -> Self {
         Self {
             clock,
             failures: Mutex::new(HashMap::new()),
@@ -40,7 +40,7 @@ impl Lockout {
     }
 
     /// Seconds this client must wait after too many wrong passwords, if any.
-    pub fn locked_out(&self, ip: IpAddr) -> Option<u64> {
+    pub(super) fn locked_out(&self, ip: IpAddr) -> Option<u64> {
         let now = self.clock.now();
         let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let (count, since) = failures.get(&client_key(ip))?;
@@ -49,7 +49,7 @@ impl Lockout {
     }
 
     /// Counts a wrong password; true when this one locks the client out.
-    pub fn record_failure(&self, ip: IpAddr) -> bool {
+    pub(super) fn record_failure(&self, ip: IpAddr) -> bool {
         let now = self.clock.now();
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if failures.len() >= MAX_CLIENTS {

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use reqwest::Url;
 use secrecy::SecretString;
 
-pub use states::STATE_LIFETIME;
+pub(crate) use states::STATE_LIFETIME;
 
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -20,7 +20,7 @@ use crate::spotify::authorize::{self, DEFAULT_SCOPES};
 use crate::spotify::settings::{ClientConfig, endpoint};
 use crate::spotify::types::TokenResponse;
 
-pub struct Reauth {
+pub(crate) struct Reauth {
     password: password::Password,
     lockout: lockout::Lockout,
     states: states::StateStore,
@@ -33,7 +33,7 @@ pub struct Reauth {
 impl Reauth {
     /// `password` is `ADMIN_TOKEN`; Spotify sends the owner back to
     /// `public_url/auth/callback`.
-    pub fn new(
+    pub(crate) fn new(
         password: &SecretString,
         public_url: &Url,
         client: &ClientConfig,
@@ -52,33 +52,33 @@ impl Reauth {
     }
 
     /// The redirect URI to register in the Spotify dashboard for `/auth/login`.
-    pub fn redirect_uri(&self) -> &Url {
+    pub(crate) fn redirect_uri(&self) -> &Url {
         &self.redirect_uri
     }
 
     /// Whether the public URL is https, so the browser cookie must be `Secure`.
-    pub fn secure_cookie(&self) -> bool {
+    pub(crate) fn secure_cookie(&self) -> bool {
         self.secure_cookie
     }
 
     /// Whether an `Authorization` header value carries the admin password (HTTP Basic).
-    pub fn password_ok(&self, authorization: Option<&str>) -> bool {
+    pub(crate) fn password_ok(&self, authorization: Option<&str>) -> bool {
         self.password.matches(authorization)
     }
 
     /// Seconds this client must wait after too many wrong passwords, if any.
-    pub fn locked_out(&self, ip: IpAddr) -> Option<u64> {
+    pub(crate) fn locked_out(&self, ip: IpAddr) -> Option<u64> {
         self.lockout.locked_out(ip)
     }
 
     /// Counts a wrong password; true when this one locks the client out.
-    pub fn record_failure(&self, ip: IpAddr) -> bool {
+    pub(crate) fn record_failure(&self, ip: IpAddr) -> bool {
         self.lockout.record_failure(ip)
     }
 
     /// Spotify's consent page for a new login, and the nonce the owner's browser must
     /// present at the callback.
-    pub fn start(&self) -> (Url, String) {
+    pub(crate) fn start(&self) -> (Url, String) {
         let (state, nonce) = self.states.issue();
         let url = authorize::authorize_url(
             &self.client.accounts_url,
@@ -91,12 +91,12 @@ impl Reauth {
     }
 
     /// True once for a state issued less than 10 minutes ago to the browser with `nonce`.
-    pub fn take_state(&self, state: &str, nonce: Option<&str>) -> bool {
+    pub(crate) fn take_state(&self, state: &str, nonce: Option<&str>) -> bool {
         self.states.take(state, nonce)
     }
 
     /// Trades the code Spotify sent to the callback for tokens.
-    pub async fn exchange(&self, code: &str) -> Result<TokenResponse, ExchangeError> {
+    pub(crate) async fn exchange(&self, code: &str) -> Result<TokenResponse, ExchangeError> {
         self.accounts.exchange_code(code, &self.redirect_uri).await
     }
 }

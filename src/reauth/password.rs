@@ -5,12 +5,12 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-pub struct Password {
+pub(super) struct Password {
     digest: [u8; 32],
 }
 
 impl Password {
-    pub fn new(password: &SecretString) -> Self {
+    pub(super) fn new(password: &SecretString) -> Self {
         Self {
             digest: Sha256::digest(password.expose_secret().as_bytes()).into(),
         }
@@ -18,7 +18,7 @@ impl Password {
 
     /// Whether an HTTP Basic `Authorization` value carries the password (any user name).
     /// Digests are compared in constant time, so neither the password nor its length leaks.
-    pub fn matches(&self, authorization: Option<&str>) -> bool {
+    pub(super) fn matches(&self, authorization: Option<&str>) -> bool {
         let password = authorization
             .and_then(basic_credentials)
             .and_then(|b64| {

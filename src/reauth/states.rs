@@ -13,18 +13,18 @@ use crate::clock::Clock;
 use crate::spotify::authorize;
 
 /// How long a `state` handed out by `/auth/login` stays valid.
-pub const STATE_LIFETIME: Duration = Duration::from_secs(600);
+pub(crate) const STATE_LIFETIME: Duration = Duration::from_secs(600);
 /// States remembered at most; the oldest is forgotten first.
 const MAX_PENDING: usize = 64;
 
-pub struct StateStore {
+pub(super) struct StateStore {
     clock: Clock,
     /// Issued states: when each expires, and the digest of the browser nonce it belongs to.
     pending: Mutex<HashMap<String, (Instant, [u8; 32])>>,
 }
 
 impl StateStore {
-    pub fn new(clock: Clock) -> Self {
+    pub(super) fn new(clock: Clock) -> Self {
         Self {
             clock,
             pending: Mutex::new(HashMap::new()),
@@ -33,7 +33,7 @@ impl StateStore {
 
     /// A new `state` for Spotify and the nonce for the owner's browser (a cookie): the
     /// callback needs both, so a leaked authorize URL is useless in another browser.
-    pub fn issue(&self) -> (String, String) {
+    pub(super) fn issue(&self) -> (String, String) {
         let state = authorize::random_state();
         let nonce = authorize::random_state();
         let now = self.clock.now();
@@ -61,7 +61,7 @@ impl StateStore {
 
     /// True once for a state issued less than [`STATE_LIFETIME`] ago to the browser that
     /// presents `nonce`.
-    pub fn take(&self, state: &str, nonce: Option<&str>) -> bool {
+    pub(super) fn take(&self, state: &str, nonce: Option<&str>) -> bool {
         let now = self.clock.now();
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let Some((expires, digest)) = pending.remove(state) else {

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 
 use super::Rendered;
 
-pub struct Asset {
+pub(crate) struct Asset {
     pub name: &'static str,
     /// Short content hash, for cache-busting URLs.
     pub version: String,
@@ -57,16 +57,16 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
 /// Compresses every asset on a thread of its own, started with the server: the first visitor
 /// does not wait for brotli, and neither does readiness (a request that comes sooner waits
 /// for the table).
-pub fn prepare() {
+pub(crate) fn prepare() {
     std::thread::spawn(|| LazyLock::force(&ASSETS));
 }
 
-pub fn find(name: &str) -> Option<&'static Asset> {
+pub(crate) fn find(name: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.name == name)
 }
 
 /// The versioned URL of an asset, e.g. `/static/widget.css?v=1a2b3c4d5e`.
-pub fn href(name: &str) -> String {
+pub(crate) fn href(name: &str) -> String {
     match find(name) {
         Some(asset) => format!("/static/{}?v={}", asset.name, asset.version),
         None => format!("/static/{name}"),

@@ -17,7 +17,7 @@ use super::Rendered;
 
 /// What one kept entry costs besides its bytes and its key's heap: the entry, the
 /// representation's fields and headers, the map's slot and the eviction queue's record.
-pub const ENTRY_OVERHEAD: usize = 256;
+pub(crate) const ENTRY_OVERHEAD: usize = 256;
 
 /// Compressions running at once: one core at most, whatever clients ask.
 const COMPRESSORS: usize = 1;
@@ -46,7 +46,7 @@ struct Tenant {
 }
 
 /// The bytes one kept representation holds of the budget, given back when it is dropped.
-pub struct Charge {
+pub(crate) struct Charge {
     budget: Arc<RenderBudget>,
     bytes: AtomicUsize,
     /// Asked for again since it was queued (or last went to the back of the queue).
@@ -62,18 +62,19 @@ impl Drop for Charge {
 
 impl Charge {
     /// Takes over `other`'s bytes (the compressed forms of the same representation).
-    pub fn absorb(&self, mut other: Charge) {
+    pub(crate) fn absorb(&self, mut other: Charge) {
         let bytes = std::mem::take(other.bytes.get_mut());
         self.bytes.fetch_add(bytes, Ordering::AcqRel);
     }
 
-    pub fn bytes(&self) -> usize {
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
         self.bytes.load(Ordering::Acquire)
     }
 
     /// Its representation was asked for again: it goes to the back of the eviction queue
     /// once when it reaches the front. A load, and a store once per turn in the queue.
-    pub fn asked_again(&self) {
+    pub(crate) fn asked_again(&self) {
         if !self.asked_again.load(Ordering::Relaxed) {
             self.asked_again.store(true, Ordering::Relaxed);
         }
@@ -81,7 +82,7 @@ impl Charge {
 }
 
 /// One compression under way; the worker is free again when it is dropped.
-pub struct Permit(Arc<RenderBudget>);
+pub(crate) struct Permit(Arc<RenderBudget>);
 
 impl Drop for Permit {
     fn drop(&mut self) {
@@ -90,7 +91,7 @@ impl Drop for Permit {
 }
 
 impl RenderBudget {
-    pub fn new(limit_bytes: usize) -> Arc<Self> {
+    pub(crate) fn new(limit_bytes: usize) -> Arc<Self> {
         Arc::new(Self {
             limit: limit_bytes,
             used: AtomicUsize::new(0),
@@ -104,14 +105,10 @@ impl RenderBudget {
         self.used.load(Ordering::Acquire)
     }
 
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-
     /// `bytes` of the budget, making room by dropping the oldest kept representations (each
     /// asked for again going to the back once instead); `None` when they cannot fit even so (more than the whole budget, or the room is held
     /// by representations being kept right now).
-    pub fn reserve(self: &Arc<Self>, bytes: usize) -> Option<Charge> {
+    pub(crate) fn reserve(self: &Arc<Self>, bytes: usize) -> Option<Charge> {
         if bytes > self.limit {
             return None;
         }
@@ -142,7 +139,7 @@ impl RenderBudget {
     }
 
     /// Records a kept representation holding `charge`, which `evict` drops from its memo.
-    pub fn admit(&self, charge: &Arc<Charge>, evict: impl FnOnce() + Send + 'static) {
+    pub(crate) fn admit(&self, charge: &Arc<Charge>, evict: impl FnOnce() + Send + 'static) {
         let mut tenants = self.lock_tenants();
         tenants.queue.push_back(Tenant {
             charge: Arc::downgrade(charge),
@@ -156,7 +153,7 @@ impl RenderBudget {
 
     /// A turn of the compression worker, or `None` while it is busy: the representation is
     /// then served as it is, and tried again at its next request.
-    pub fn start_compression(self: &Arc<Self>) -> Option<Permit> {
+    pub(crate) fn start_compression(self: &Arc<Self>) -> Option<Permit> {
         self.compressing
             .send_if_modified(|n| {
                 let free = *n < COMPRESSORS;
@@ -211,7 +208,7 @@ impl Tenants {
 
 /// The bytes a kept representation holds: body, compressed forms and headers (each body
 /// allocated to its length, see [`super::IntoBody`]).
-pub fn weight(rendered: &Rendered) -> usize {
+pub(crate) fn weight(rendered: &Rendered) -> usize {
     let encodings = &rendered.encodings;
     rendered.body.len()
         + rendered.etag.len()

@@ -15,7 +15,7 @@ const MIN_SIZE: usize = 200;
 
 /// A content coding this server sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Coding {
+pub(crate) enum Coding {
     Identity,
     Gzip,
     Brotli,
@@ -23,7 +23,7 @@ pub enum Coding {
 
 impl Coding {
     /// The `Content-Encoding` value, `None` for identity.
-    pub fn header(self) -> Option<HeaderValue> {
+    pub(crate) fn header(self) -> Option<HeaderValue> {
         match self {
             Self::Identity => None,
             Self::Gzip => Some(HeaderValue::from_static("gzip")),
@@ -34,27 +34,27 @@ impl Coding {
 
 /// One compressed form of a body.
 #[derive(Debug)]
-pub struct Encoded {
+pub(crate) struct Encoded {
     pub body: Bytes,
     pub etag: HeaderValue,
 }
 
 /// The compressed forms of a body that are smaller than it.
 #[derive(Debug, Default)]
-pub struct Encodings {
+pub(crate) struct Encodings {
     pub gzip: Option<Encoded>,
     pub br: Option<Encoded>,
 }
 
 impl Encodings {
     /// Whether a body of `len` bytes is worth compressing at all.
-    pub fn worth_trying(len: usize) -> bool {
+    pub(crate) fn worth_trying(len: usize) -> bool {
         len >= MIN_SIZE
     }
 
     /// gzip and brotli of `body`, each kept when it is smaller; their ETags are `etag` with
     /// the coding added inside the quotes (`"…-gzip"`, `"…-br"`).
-    pub fn of(body: &[u8], etag: &HeaderValue) -> Self {
+    pub(crate) fn of(body: &[u8], etag: &HeaderValue) -> Self {
         if !Self::worth_trying(body.len()) {
             return Self::default();
         }
@@ -71,7 +71,7 @@ impl Encodings {
         }
     }
 
-    pub fn get(&self, coding: Coding) -> Option<&Encoded> {
+    pub(crate) fn get(&self, coding: Coding) -> Option<&Encoded> {
         match coding {
             Coding::Identity => None,
             Coding::Gzip => self.gzip.as_ref(),
@@ -80,7 +80,7 @@ impl Encodings {
     }
 
     /// The coding to answer a request with `accept_encoding`, among those at hand.
-    pub fn negotiate(&self, accept_encoding: Option<&HeaderValue>) -> Coding {
+    pub(crate) fn negotiate(&self, accept_encoding: Option<&HeaderValue>) -> Coding {
         if self.gzip.is_none() && self.br.is_none() {
             return Coding::Identity;
         }
@@ -118,7 +118,7 @@ fn brotli(body: &[u8]) -> Option<Vec<u8>> {
 /// `identity` is acceptable unless `identity;q=0`, or `*;q=0` without an `identity` entry,
 /// says otherwise; unless the client ranks it, it comes after every coding it accepts.
 /// When nothing is acceptable, identity is sent all the same.
-pub fn negotiate(accept_encoding: Option<&str>, gzip: bool, br: bool) -> Coding {
+pub(crate) fn negotiate(accept_encoding: Option<&str>, gzip: bool, br: bool) -> Coding {
     let Some(accept) = accept_encoding else {
         return Coding::Identity;
     };

@@ -14,7 +14,7 @@ use crate::now_playing::View;
 use crate::render::assets;
 
 /// Image sources the widget may show: Spotify's image hosts only.
-pub const IMG_SOURCES: &str = "https://i.scdn.co https://*.scdn.co https://*.spotifycdn.com";
+pub(crate) const IMG_SOURCES: &str = "https://i.scdn.co https://*.scdn.co https://*.spotifycdn.com";
 
 #[derive(Template)]
 #[template(path = "fragment.html")]
@@ -44,7 +44,7 @@ struct EmbedTemplate<'a> {
 }
 
 /// What a page needs besides the state.
-pub struct PageContext<'a> {
+pub(crate) struct PageContext<'a> {
     pub now: DateTime<Utc>,
     pub demo: bool,
     pub ttl: Duration,
@@ -70,7 +70,7 @@ fn fragment_markup(
 }
 
 /// The bare fragment, for includes and `fetch` + insert.
-pub fn fragment(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Rendered {
+pub(crate) fn fragment(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Rendered {
     let widget = Widget::new(view, params, ctx.now);
     let csp = format!(
         "default-src 'none'; style-src 'self'; img-src 'self' data: {IMG_SOURCES}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -92,7 +92,7 @@ pub(crate) struct EmbedStyle {
 }
 
 impl EmbedStyle {
-    pub fn new(params: &WidgetParams, ctx: &PageContext<'_>) -> Self {
+    pub(crate) fn new(params: &WidgetParams, ctx: &PageContext<'_>) -> Self {
         let inline_css = params
             .accent
             .as_ref()
@@ -117,7 +117,7 @@ impl EmbedStyle {
 }
 
 /// The complete `/embed` page: styled, readable without JavaScript, kept live by `embed.js`.
-pub fn embed(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Rendered {
+pub(crate) fn embed(view: &View, params: &WidgetParams, ctx: &PageContext<'_>) -> Rendered {
     let widget = Widget::new(view, params, ctx.now);
     let style = EmbedStyle::new(params, ctx);
     let page_title = match widget.state {
@@ -158,7 +158,11 @@ struct MessagePage<'a> {
 }
 
 /// A small page that tells a person one thing (the `auth` callbacks), every word escaped.
-pub fn message_page(status: StatusCode, title: &str, message: &str) -> axum::response::Response {
+pub(crate) fn message_page(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     let (status, body) = match (MessagePage { title, message }.render()) {
         Ok(body) => (status, body),

@@ -66,7 +66,7 @@ fn list_height(params: &WidgetParams) -> u32 {
 }
 
 /// The widget query string for `params`, only what differs from the defaults (`?...` or empty).
-pub fn query_string(params: &WidgetParams) -> String {
+pub(crate) fn query_string(params: &WidgetParams) -> String {
     let d = WidgetParams::default();
     let mut pairs = Vec::new();
     if params.theme != d.theme {
@@ -95,14 +95,14 @@ pub fn query_string(params: &WidgetParams) -> String {
 }
 
 /// The iframe height that fits the layout.
-pub fn frame_height(params: &WidgetParams) -> u32 {
+pub(crate) fn frame_height(params: &WidgetParams) -> u32 {
     match params.layout {
         Layout::Card => 100,
         Layout::Compact => 68,
     }
 }
 
-pub fn page(base: &str, params: &WidgetParams, demo: bool) -> Rendered {
+pub(crate) fn page(base: &str, params: &WidgetParams, demo: bool) -> Rendered {
     let query = query_string(params);
     let height = frame_height(params);
     let body = Landing {

@@ -9,11 +9,11 @@ use super::params::BadParam;
 use crate::now_playing::lists::TopRange;
 
 /// The largest `limit`: what one Spotify page holds.
-pub const MAX_LIMIT: usize = 50;
+pub(crate) const MAX_LIMIT: usize = 50;
 
 /// Which form of a list is asked for: it decides the default `limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ListForm {
+pub(crate) enum ListForm {
     /// `/recently-played`, `/top/tracks`, `/top/artists`: 10 entries unless told.
     Json,
     /// The `.html` fragment, the `.svg` card and the `/embed/...` page: 5 unless told.
@@ -21,7 +21,7 @@ pub enum ListForm {
 }
 
 impl ListForm {
-    pub fn default_limit(self) -> usize {
+    pub(crate) fn default_limit(self) -> usize {
         match self {
             Self::Json => 10,
             Self::Widget => 5,
@@ -31,7 +31,7 @@ impl ListForm {
 
 /// `limit` and `range` of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ListParams {
+pub(crate) struct ListParams {
     /// 1 to [`MAX_LIMIT`].
     pub limit: usize,
     /// `short` unless told; read only by top lists.
@@ -40,7 +40,7 @@ pub struct ListParams {
 
 impl ListParams {
     /// The parameters of a top list: `limit` (default per `form`) and `range`.
-    pub fn top(query: &HashMap<String, String>, form: ListForm) -> Result<Self, BadParam> {
+    pub(crate) fn top(query: &HashMap<String, String>, form: ListForm) -> Result<Self, BadParam> {
         Ok(Self {
             limit: limit(query, form)?,
             range: range(query)?,
@@ -48,7 +48,10 @@ impl ListParams {
     }
 
     /// The parameters of the recently played list: `limit` only (`range` is ignored there).
-    pub fn recent(query: &HashMap<String, String>, form: ListForm) -> Result<Self, BadParam> {
+    pub(crate) fn recent(
+        query: &HashMap<String, String>,
+        form: ListForm,
+    ) -> Result<Self, BadParam> {
         Ok(Self {
             limit: limit(query, form)?,
             range: TopRange::Short,

@@ -44,7 +44,7 @@ struct CardTemplate<'a> {
 }
 
 /// The list as an SVG card; `arts[i]` is the inlined art of row `i`, when there is one.
-pub fn card(
+pub(crate) fn card(
     list: &ListWidget,
     params: &WidgetParams,
     arts: &[Art],

@@ -14,7 +14,7 @@ use crate::render::assets;
 
 /// One list as the widgets show it.
 #[derive(Debug, Clone)]
-pub struct ListWidget {
+pub(crate) struct ListWidget {
     /// `recently-played`, `top-tracks` or `top-artists`.
     pub kind: &'static str,
     /// "Recently played", "Top tracks · last 4 weeks"...
@@ -27,7 +27,7 @@ pub struct ListWidget {
 }
 
 #[derive(Debug, Clone)]
-pub struct ListRow {
+pub(crate) struct ListRow {
     pub rank: Option<u32>,
     pub title: String,
     /// The artists of a track, the show of an episode, the genres of an artist.
@@ -41,7 +41,7 @@ pub struct ListRow {
 
 impl ListWidget {
     /// The first `limit` entries of a list state, or its notice.
-    pub fn new(snapshot: &ListSnapshot, limit: usize) -> Self {
+    pub(crate) fn new(snapshot: &ListSnapshot, limit: usize) -> Self {
         let id = snapshot.id;
         let heading = match id.period() {
             Some(period) => format!("{} · {period}", id.title()),
@@ -179,7 +179,11 @@ fn fragment_markup(
 }
 
 /// The bare list fragment, for includes and `fetch` + insert.
-pub fn fragment(list: &ListWidget, params: &WidgetParams, ctx: &PageContext<'_>) -> Rendered {
+pub(crate) fn fragment(
+    list: &ListWidget,
+    params: &WidgetParams,
+    ctx: &PageContext<'_>,
+) -> Rendered {
     let csp = format!(
         "default-src 'none'; style-src 'self'; img-src 'self' data: {IMG_SOURCES}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     );
@@ -193,7 +197,7 @@ pub fn fragment(list: &ListWidget, params: &WidgetParams, ctx: &PageContext<'_>)
 
 /// The `/embed/...` page of a list: styled, readable without JavaScript, refreshed by
 /// `embed.js` from `source` (the list's JSON) once per `ttl`.
-pub fn embed(
+pub(crate) fn embed(
     list: &ListWidget,
     params: &WidgetParams,
     ctx: &PageContext<'_>,

@@ -16,7 +16,7 @@ use crate::now_playing::lists::{ListId, ListSnapshot, ListView, ListsService};
 
 /// Which representation of a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ListSurface {
+pub(crate) enum ListSurface {
     Json,
     Fragment,
     Embed,
@@ -25,7 +25,7 @@ pub enum ListSurface {
 
 /// What one representation depends on besides the list state.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ListRenderKey {
+pub(crate) struct ListRenderKey {
     pub surface: ListSurface,
     pub limit: usize,
     /// The widget parameters; `None` for the JSON.
@@ -39,14 +39,14 @@ impl MemoKey for ListRenderKey {
 }
 
 /// The memo of every list's representations, and the `Cache-Control` of its routes.
-pub struct ListRenders {
+pub(crate) struct ListRenders {
     /// Per list, the representations of its newest state seen so far.
     memos: [Memo<HashMap<ListRenderKey, Kept>>; 7],
     cache_control: [HeaderValue; 7],
 }
 
 impl ListRenders {
-    pub fn new(lists: &ListsService, budget: &Arc<RenderBudget>) -> Self {
+    pub(crate) fn new(lists: &ListsService, budget: &Arc<RenderBudget>) -> Self {
         Self {
             memos: ListId::ALL.map(|_| Memo::new(budget)),
             cache_control: ListId::ALL.map(|id| {
@@ -61,12 +61,16 @@ impl ListRenders {
 
     /// `public, max-age=TTL, stale-while-revalidate=TTL` with the list's own TTL: 60 s for
     /// recently played, `TOP_TTL` for top lists.
-    pub fn cache_control(&self, id: ListId) -> &HeaderValue {
+    pub(crate) fn cache_control(&self, id: ListId) -> &HeaderValue {
         &self.cache_control[id.index()]
     }
 
     /// The representation `key` of `snapshot`, if it was rendered already.
-    pub fn get(&self, snapshot: &ListSnapshot, key: &ListRenderKey) -> Option<Arc<Rendered>> {
+    pub(crate) fn get(
+        &self,
+        snapshot: &ListSnapshot,
+        key: &ListRenderKey,
+    ) -> Option<Arc<Rendered>> {
         self.memos[snapshot.id.index()].get(
             snapshot.generation,
             |renders| renders.get(key),
@@ -78,7 +82,7 @@ impl ListRenders {
     /// asked for. A newer state of the list replaces the older one's representations; one
     /// asked for an older state (a request that began before the newer state landed) is
     /// rendered and not kept.
-    pub fn get_or_render(
+    pub(crate) fn get_or_render(
         &self,
         snapshot: &ListSnapshot,
         key: ListRenderKey,
@@ -91,7 +95,7 @@ impl ListRenders {
     }
 
     /// The JSON of `snapshot` showing `limit` entries, or its 503.
-    pub fn json(&self, snapshot: &ListSnapshot, limit: usize) -> Arc<Rendered> {
+    pub(crate) fn json(&self, snapshot: &ListSnapshot, limit: usize) -> Arc<Rendered> {
         let key = ListRenderKey {
             surface: ListSurface::Json,
             limit,
@@ -103,7 +107,7 @@ impl ListRenders {
 
 /// The JSON document of SPEC 10 with the first `limit` entries, or the 503 body
 /// `{"error":{"code":..,"message":..}}`.
-pub fn json(snapshot: &ListSnapshot, limit: usize) -> Rendered {
+pub(crate) fn json(snapshot: &ListSnapshot, limit: usize) -> Rendered {
     let (status, body) = match &snapshot.view {
         ListView::Ok(list) => (StatusCode::OK, serde_json::to_vec(&list.document(limit))),
         ListView::Unavailable(why) => (

@@ -24,24 +24,24 @@ use crate::now_playing::Snapshot;
 /// older one's contents; what is rendered for an older generation (a request that began
 /// before the newer state landed) is not kept.
 #[derive(Default)]
-pub struct Generational<T> {
+pub(crate) struct Generational<T> {
     slot: RwLock<(u64, T)>,
 }
 
 impl<T: Default> Generational<T> {
     /// `look` at the contents, when they belong to `generation`.
-    pub fn read<R>(&self, generation: u64, look: impl FnOnce(&T) -> Option<R>) -> Option<R> {
+    pub(crate) fn read<R>(&self, generation: u64, look: impl FnOnce(&T) -> Option<R>) -> Option<R> {
         let slot = self.slot.read().unwrap_or_else(|e| e.into_inner());
         (slot.0 == generation).then(|| look(&slot.1)).flatten()
     }
 
     /// Whether something rendered for `generation` may be kept: not for an older one.
-    pub fn admits(&self, generation: u64) -> bool {
+    pub(crate) fn admits(&self, generation: u64) -> bool {
         self.slot.read().unwrap_or_else(|e| e.into_inner()).0 <= generation
     }
 
     /// Stores into the contents of `generation`, starting them afresh when it is newer.
-    pub fn keep(&self, generation: u64, store: impl FnOnce(&mut T)) {
+    pub(crate) fn keep(&self, generation: u64, store: impl FnOnce(&mut T)) {
         let mut slot = self.slot.write().unwrap_or_else(|e| e.into_inner());
         if slot.0 < generation {
             *slot = (generation, T::default());
@@ -52,7 +52,7 @@ impl<T: Default> Generational<T> {
     }
 
     /// Changes the contents, when they still belong to `generation`.
-    pub fn modify<R>(&self, generation: u64, change: impl FnOnce(&mut T) -> R) -> Option<R> {
+    pub(crate) fn modify<R>(&self, generation: u64, change: impl FnOnce(&mut T) -> R) -> Option<R> {
         let mut slot = self.slot.write().unwrap_or_else(|e| e.into_inner());
         (slot.0 == generation).then(|| change(&mut slot.1))
     }
@@ -65,7 +65,7 @@ const COMPRESSING: u8 = 1;
 const SETTLED: u8 = 2;
 
 /// One kept representation, its share of the budget, and how far its compression got.
-pub struct Kept {
+pub(crate) struct Kept {
     rendered: Arc<Rendered>,
     charge: Arc<Charge>,
     stage: AtomicU8,
@@ -87,7 +87,7 @@ impl Kept {
 }
 
 /// A key of a memo, with what it holds on the heap besides its own size.
-pub trait MemoKey: Eq + Hash + Clone + Send + Sync + 'static {
+pub(crate) trait MemoKey: Eq + Hash + Clone + Send + Sync + 'static {
     fn heap_bytes(&self) -> usize;
 }
 
@@ -98,7 +98,7 @@ impl MemoKey for WidgetParams {
 }
 
 /// The kept representations of one generation: a map, or a single one.
-pub trait Table: Default + Send + Sync + 'static {
+pub(crate) trait Table: Default + Send + Sync + 'static {
     type Key: Clone + Send + Sync + 'static;
     fn find(&self, key: &Self::Key) -> Option<&Kept>;
     fn find_mut(&mut self, key: &Self::Key) -> Option<&mut Kept>;
@@ -147,13 +147,13 @@ impl Table for Option<Kept> {
 }
 
 /// Representations of the newest state of one cache, within the shared budget.
-pub struct Memo<T> {
+pub(crate) struct Memo<T> {
     slot: Arc<Generational<T>>,
     budget: Arc<RenderBudget>,
 }
 
 impl<T: Table> Memo<T> {
-    pub fn new(budget: &Arc<RenderBudget>) -> Self {
+    pub(crate) fn new(budget: &Arc<RenderBudget>) -> Self {
         Self {
             slot: Arc::default(),
             budget: Arc::clone(budget),
@@ -162,7 +162,7 @@ impl<T: Table> Memo<T> {
 
     /// The kept representation that `look` finds for `generation`. The second time it is
     /// asked for, its compression is started in the background (under `key`).
-    pub fn get(
+    pub(crate) fn get(
         &self,
         generation: u64,
         look: impl FnOnce(&T) -> Option<&Kept>,
@@ -181,7 +181,7 @@ impl<T: Table> Memo<T> {
 
     /// Renders the representation `key` of `generation`, and keeps it when the state is
     /// still the newest and the budget holds it (making room, see [`super::budget`]).
-    pub fn render(
+    pub(crate) fn render(
         &self,
         generation: u64,
         key: T::Key,
@@ -289,7 +289,7 @@ fn keep_compressed<T: Table>(
 }
 
 /// Every representation of the newest now-playing state, each rendered once.
-pub struct Renders {
+pub(crate) struct Renders {
     json: Memo<Option<Kept>>,
     /// Per [`Surface`] (fragment, embed, SVG), by widget parameters: looked up by reference.
     others: [Memo<HashMap<WidgetParams, Kept>>; 3],
@@ -304,7 +304,7 @@ fn index(surface: Surface) -> usize {
 }
 
 impl Renders {
-    pub fn new(budget: &Arc<RenderBudget>) -> Self {
+    pub(crate) fn new(budget: &Arc<RenderBudget>) -> Self {
         Self {
             json: Memo::new(budget),
             others: [(); 3].map(|_| Memo::new(budget)),
@@ -312,7 +312,7 @@ impl Renders {
     }
 
     /// The JSON document of `snapshot` (SPEC 5), or its 503.
-    pub fn json(&self, snapshot: &Snapshot) -> Arc<Rendered> {
+    pub(crate) fn json(&self, snapshot: &Snapshot) -> Arc<Rendered> {
         let generation = snapshot.generation;
         match self.json.get(generation, Option::as_ref, || ()) {
             Some(json) => json,
@@ -323,7 +323,7 @@ impl Renders {
     }
 
     /// The representation of `snapshot` for `surface` and `params`, if rendered already.
-    pub fn get(
+    pub(crate) fn get(
         &self,
         snapshot: &Snapshot,
         surface: Surface,
@@ -338,7 +338,7 @@ impl Renders {
 
     /// The representation of `snapshot` for `surface` and `params`, rendered by `render` the
     /// first time it is asked for.
-    pub fn get_or_render(
+    pub(crate) fn get_or_render(
         &self,
         snapshot: &Snapshot,
         surface: Surface,

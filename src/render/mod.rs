@@ -2,20 +2,20 @@
 //! Each is rendered once per fetched state and kept in a memo keyed by the state's
 //! generation ([`Renders`], [`lists::ListRenders`]), with its strong `ETag`.
 
-pub mod assets;
-pub mod budget;
-pub mod encoding;
-pub mod html;
-pub mod landing;
-pub mod list_params;
-pub mod list_svg;
-pub mod list_widget;
-pub mod lists;
-pub mod memo;
-pub mod params;
-pub mod per_request;
-pub mod svg;
-pub mod widget;
+pub(crate) mod assets;
+pub(crate) mod budget;
+pub(crate) mod encoding;
+pub(crate) mod html;
+pub(crate) mod landing;
+pub(crate) mod list_params;
+pub(crate) mod list_svg;
+pub(crate) mod list_widget;
+pub(crate) mod lists;
+pub(crate) mod memo;
+pub(crate) mod params;
+pub(crate) mod per_request;
+pub(crate) mod svg;
+pub(crate) mod widget;
 
 use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode};
@@ -23,13 +23,13 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::now_playing::View;
-pub use encoding::{Coding, Encodings};
-pub use memo::Renders;
-pub use params::WidgetParams;
+pub(crate) use encoding::{Coding, Encodings};
+pub(crate) use memo::Renders;
+pub(crate) use params::WidgetParams;
 
 /// A finished response body with what its headers need.
 #[derive(Debug)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     pub status: StatusCode,
     pub content_type: &'static str,
     pub body: Bytes,
@@ -41,7 +41,7 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    pub fn new(
+    pub(crate) fn new(
         status: StatusCode,
         content_type: &'static str,
         body: impl IntoBody,
@@ -59,13 +59,13 @@ impl Rendered {
     }
 
     /// With its gzip and brotli encodings, for a representation served many times.
-    pub fn compressed(mut self) -> Self {
+    pub(crate) fn compressed(mut self) -> Self {
         self.encodings = Encodings::of(&self.body, &self.etag);
         self
     }
 
     /// The same representation (its body shared, not copied) with `encodings`.
-    pub fn with_encodings(&self, encodings: Encodings) -> Self {
+    pub(crate) fn with_encodings(&self, encodings: Encodings) -> Self {
         Self {
             status: self.status,
             content_type: self.content_type,
@@ -77,7 +77,7 @@ impl Rendered {
     }
 
     /// The body and `ETag` of the encoding `coding`, or of the identity when there is none.
-    pub fn encoded(&self, coding: Coding) -> (&Bytes, &HeaderValue) {
+    pub(crate) fn encoded(&self, coding: Coding) -> (&Bytes, &HeaderValue) {
         match self.encodings.get(coding) {
             Some(encoded) => (&encoded.body, &encoded.etag),
             None => (&self.body, &self.etag),
@@ -88,7 +88,7 @@ impl Rendered {
 impl Rendered {
     /// A successful render as a response body, or a logged 500 when the template failed:
     /// never an empty 200 with an `ETag`.
-    pub fn ok_or_failed<E: std::fmt::Display>(
+    pub(crate) fn ok_or_failed<E: std::fmt::Display>(
         what: &str,
         content_type: &'static str,
         body: Result<impl IntoBody, E>,
@@ -101,7 +101,7 @@ impl Rendered {
     }
 
     /// The 500 served when `what` could not be rendered; the cause goes to the log.
-    pub fn failed(what: &str, error: impl std::fmt::Display) -> Self {
+    pub(crate) fn failed(what: &str, error: impl std::fmt::Display) -> Self {
         tracing::error!(error = %error, "cannot render {what}");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -115,7 +115,7 @@ impl Rendered {
 /// A body as [`Rendered`] holds it: its allocation no larger than its length, so that the
 /// bytes the render budget counts ([`budget::weight`]) are the bytes it holds. A `String` or
 /// `Vec` that grew while it was written has up to twice its length allocated.
-pub trait IntoBody {
+pub(crate) trait IntoBody {
     fn into_body(self) -> Bytes;
 }
 
@@ -163,14 +163,14 @@ pub fn csp_hash(content: &str) -> String {
 
 /// Which representation of a state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Surface {
+pub(crate) enum Surface {
     Fragment,
     Embed,
     Svg,
 }
 
 /// The JSON document of SPEC section 5, or the 503 body.
-pub fn json(view: &View) -> Rendered {
+pub(crate) fn json(view: &View) -> Rendered {
     let (status, body) = match view {
         View::Ok(doc) => (StatusCode::OK, serde_json::to_vec(doc)),
         View::Unavailable(u) => (

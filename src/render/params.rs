@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::config::parse_bool;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct WidgetParams {
+pub(crate) struct WidgetParams {
     pub theme: Theme,
     pub layout: Layout,
     pub art: bool,
@@ -19,20 +19,20 @@ pub struct WidgetParams {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Theme {
+pub(crate) enum Theme {
     Auto,
     Light,
     Dark,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Layout {
+pub(crate) enum Layout {
     Card,
     Compact,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Background {
+pub(crate) enum Background {
     Theme,
     Transparent,
 }
@@ -53,7 +53,7 @@ impl Default for WidgetParams {
 
 /// A bad widget parameter: which one and what it accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadParam {
+pub(crate) struct BadParam {
     pub name: &'static str,
     pub allowed: &'static str,
 }
@@ -82,7 +82,7 @@ fn choose<T: Copy>(
 }
 
 impl WidgetParams {
-    pub fn from_query(query: &HashMap<String, String>) -> Result<Self, BadParam> {
+    pub(crate) fn from_query(query: &HashMap<String, String>) -> Result<Self, BadParam> {
         let mut p = Self::default();
         for (key, value) in query {
             let value = value.trim();
@@ -153,7 +153,7 @@ impl WidgetParams {
         Ok(p)
     }
 
-    pub fn theme_name(&self) -> &'static str {
+    pub(crate) fn theme_name(&self) -> &'static str {
         match self.theme {
             Theme::Auto => "auto",
             Theme::Light => "light",
@@ -161,14 +161,14 @@ impl WidgetParams {
         }
     }
 
-    pub fn layout_name(&self) -> &'static str {
+    pub(crate) fn layout_name(&self) -> &'static str {
         match self.layout {
             Layout::Card => "card",
             Layout::Compact => "compact",
         }
     }
 
-    pub fn bg_name(&self) -> &'static str {
+    pub(crate) fn bg_name(&self) -> &'static str {
         match self.bg {
             Background::Theme => "theme",
             Background::Transparent => "transparent",

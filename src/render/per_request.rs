@@ -14,7 +14,10 @@ use super::encoding::{self, Coding, Encoded, Encodings};
 /// `rendered` with the coding the client's `Accept-Encoding` prefers among gzip, brotli and
 /// identity, when it is smaller than the body: its `ETag` is the identity's with the coding
 /// added inside the quotes, as for the memoised representations.
-pub fn compressed(mut rendered: Rendered, accept_encoding: Option<&HeaderValue>) -> Rendered {
+pub(crate) fn compressed(
+    mut rendered: Rendered,
+    accept_encoding: Option<&HeaderValue>,
+) -> Rendered {
     let accept = accept_encoding.and_then(|v| v.to_str().ok());
     let coding = encoding::negotiate(accept, true, true);
     let body = match coding {

@@ -94,7 +94,7 @@ fn columns(text: &str) -> usize {
     text.graphemes(true).map(UnicodeWidthStr::width).sum()
 }
 
-pub fn card(
+pub(crate) fn card(
     view: &View,
     params: &WidgetParams,
     art: &Art,

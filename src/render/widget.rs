@@ -10,7 +10,7 @@ use crate::now_playing::model::{ItemKind, PlayingType};
 use crate::now_playing::{NowPlaying, State, View};
 
 /// What the widget shows, in display terms.
-pub struct Widget {
+pub(crate) struct Widget {
     pub state: &'static str,
     pub label: String,
     pub title: String,
@@ -25,7 +25,7 @@ pub struct Widget {
     pub glyph: &'static str,
 }
 
-pub struct Progress {
+pub(crate) struct Progress {
     pub value: u64,
     pub max: u64,
     pub playing: bool,
@@ -33,7 +33,7 @@ pub struct Progress {
 }
 
 impl Widget {
-    pub fn new(view: &View, params: &WidgetParams, now: DateTime<Utc>) -> Self {
+    pub(crate) fn new(view: &View, params: &WidgetParams, now: DateTime<Utc>) -> Self {
         let doc = match view {
             View::Ok(doc) => doc,
             View::Unavailable(_) => {
@@ -163,7 +163,7 @@ impl Widget {
 }
 
 /// "just now", "5 min ago", "2 h ago", "3 d ago".
-pub fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
+pub(crate) fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
     let secs = (now - then).num_seconds().max(0) as u64;
     let d = Duration::from_secs(secs);
     match d.as_secs() {

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use super::{ApiError, Caller, respond};
 use crate::render::assets::find;
 
-pub async fn serve(Path(path): Path<String>, caller: Caller) -> Response {
+pub(crate) async fn serve(Path(path): Path<String>, caller: Caller) -> Response {
     let Some(asset) = find(&path) else {
         return ApiError::NoSuchStaticFile.into_response();
     };

@@ -44,7 +44,7 @@ fn nonce_cookie(reauth: &Reauth, nonce: &str, max_age: u64, client: Client) -> H
 }
 
 /// Asks for the admin password, then sends the owner to Spotify's consent page.
-pub async fn login(
+pub(crate) async fn login(
     State(state): State<AppState>,
     ClientOf(client): ClientOf,
     headers: HeaderMap,
@@ -102,7 +102,7 @@ pub async fn login(
 }
 
 /// Spotify's redirect: a known, unused `state` and a code become the new refresh token.
-pub async fn callback(
+pub(crate) async fn callback(
     State(state): State<AppState>,
     Query(query): Query<authorize::CallbackQuery>,
     ClientOf(client): ClientOf,

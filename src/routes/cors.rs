@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use super::Caller;
 use crate::config::AllowedOrigins;
 
-pub struct Cors {
+pub(crate) struct Cors {
     origins: AllowedOrigins,
     allowed: Vec<HeaderValue>,
 }
@@ -24,7 +24,7 @@ const ANY: HeaderValue = HeaderValue::from_static("*");
 const VARY_ORIGIN: HeaderValue = HeaderValue::from_static("origin");
 
 impl Cors {
-    pub fn new(origins: &AllowedOrigins) -> Arc<Self> {
+    pub(crate) fn new(origins: &AllowedOrigins) -> Arc<Self> {
         let allowed = match origins {
             AllowedOrigins::Any => Vec::new(),
             AllowedOrigins::List(list) => list
@@ -47,7 +47,7 @@ impl Cors {
     }
 
     /// Adds the CORS headers for a request from `origin` to a response.
-    pub fn decorate(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
+    pub(crate) fn decorate(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
         if let Some(allow) = self.allow_origin(origin) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
             headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSE_HEADERS);
@@ -60,7 +60,7 @@ impl Cors {
 }
 
 /// Answers a preflight `OPTIONS` request.
-pub async fn preflight(caller: Caller) -> Response {
+pub(crate) async fn preflight(caller: Caller) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
     caller.allow(headers);

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use crate::render::params::BadParam;
 
 #[derive(Debug)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// No such route, or a route that is off (`/auth/*` without `ADMIN_TOKEN`).
     NotFound,
     NoSuchStaticFile,

@@ -15,9 +15,9 @@ use futures_util::StreamExt;
 use super::{ApiError, Caller};
 use crate::state::AppState;
 
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-pub async fn events(State(state): State<AppState>, caller: Caller) -> Response {
+pub(crate) async fn events(State(state): State<AppState>, caller: Caller) -> Response {
     let Some(client) = state.events.join() else {
         return ApiError::TooManyEventClients.into_response();
     };

@@ -12,7 +12,7 @@ use crate::now_playing::View;
 use crate::spotify::token_cache::TokenOutcome;
 use crate::state::AppState;
 
-pub async fn healthz() -> &'static str {
+pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
@@ -22,7 +22,7 @@ pub async fn healthz() -> &'static str {
 /// With `TOKEN_FILE`, `token_file` is `unsaved` while the token in use lives in memory only
 /// (writing it failed; it is retried), `saved` otherwise. Asks Spotify no more than the
 /// shared cache does.
-pub async fn readyz(State(state): State<AppState>) -> Response {
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let Some(spotify) = state.service.spotify() else {
         return ready(StatusCode::OK, json!({ "status": "ready", "demo": true }));
     };

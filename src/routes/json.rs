@@ -10,7 +10,7 @@ use crate::now_playing::model::ErrorCode;
 use crate::state::AppState;
 
 /// The JSON document; 503 with a `Retry-After` when Spotify asked for one.
-pub async fn now_playing(state: State<AppState>, caller: Caller) -> Response {
+pub(crate) async fn now_playing(state: State<AppState>, caller: Caller) -> Response {
     let snapshot = state.service.current().await;
     let mut response = cached_response(&state, &caller, &state.renders.json(&snapshot));
     caller.allow(response.headers_mut());
@@ -31,7 +31,7 @@ pub async fn now_playing(state: State<AppState>, caller: Caller) -> Response {
 }
 
 /// 302 to the Spotify page of the current or last track; 404 when there is none.
-pub async fn open(state: State<AppState>) -> Response {
+pub(crate) async fn open(state: State<AppState>) -> Response {
     let snapshot = state.service.current().await;
     let url = snapshot
         .view

@@ -11,7 +11,7 @@ use crate::forwarded::Client;
 use crate::render::{WidgetParams, landing, per_request};
 use crate::state::AppState;
 
-pub async fn landing(
+pub(crate) async fn landing(
     state: State<AppState>,
     Query(mut query): Query<HashMap<String, String>>,
     ClientOf(client): ClientOf,

@@ -27,7 +27,11 @@ use crate::state::AppState;
 type RawQuery = Query<HashMap<String, String>>;
 
 /// `{"kind":"recently-played","items":[..],..}`, newest first; `?limit=1..50` (default 10).
-pub async fn recently_played(state: State<AppState>, query: RawQuery, caller: Caller) -> Response {
+pub(crate) async fn recently_played(
+    state: State<AppState>,
+    query: RawQuery,
+    caller: Caller,
+) -> Response {
     let response = match ListParams::recent(&query, ListForm::Json) {
         Ok(params) => json(&state, &caller, ListId::RecentlyPlayed, params.limit).await,
         Err(bad) => bad.into_response(),
@@ -36,12 +40,20 @@ pub async fn recently_played(state: State<AppState>, query: RawQuery, caller: Ca
 }
 
 /// `{"kind":"top-tracks","range":..,"items":[..],..}`; `?range=short|medium|long&limit=1..50`.
-pub async fn top_tracks(state: State<AppState>, query: RawQuery, caller: Caller) -> Response {
+pub(crate) async fn top_tracks(
+    state: State<AppState>,
+    query: RawQuery,
+    caller: Caller,
+) -> Response {
     top(state, query, caller, TopKind::Tracks).await
 }
 
 /// `{"kind":"top-artists","range":..,"items":[..],..}`; `?range=short|medium|long&limit=1..50`.
-pub async fn top_artists(state: State<AppState>, query: RawQuery, caller: Caller) -> Response {
+pub(crate) async fn top_artists(
+    state: State<AppState>,
+    query: RawQuery,
+    caller: Caller,
+) -> Response {
     top(state, query, caller, TopKind::Artists).await
 }
 
@@ -121,7 +133,7 @@ fn source(id: ListId, limit: usize) -> String {
 
 macro_rules! widget_routes {
     ($($name:ident: $kind:expr, $surface:expr;)*) => {$(
-        pub async fn $name(
+        pub(crate) async fn $name(
             state: State<AppState>,
             Widget(params): Widget,
             query: RawQuery,

@@ -9,7 +9,7 @@ use super::{Caller, respond};
 use crate::render::{Rendered, per_request};
 use crate::state::AppState;
 
-pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Response {
+pub(crate) async fn metrics(State(state): State<AppState>, caller: Caller) -> Response {
     if let Some(spotify) = state.service.spotify() {
         let expiry = spotify.tokens().expires_at().map_or(0, |t| t.timestamp());
         state.metrics.refresh_token_expiry(expiry);

@@ -1,19 +1,19 @@
 //! The HTTP surface: the one place where paths are listed, with the layers every response
 //! goes through (request log, head limits, `nosniff`, CORS where it applies).
 
-pub mod assets;
-pub mod auth;
-pub mod cors;
-pub mod error;
-pub mod events;
-pub mod health;
-pub mod json;
-pub mod landing;
-pub mod lists;
-pub mod metrics;
-pub mod repeated;
-pub mod svg;
-pub mod widget;
+pub(crate) mod assets;
+pub(crate) mod auth;
+pub(crate) mod cors;
+pub(crate) mod error;
+pub(crate) mod events;
+pub(crate) mod health;
+pub(crate) mod json;
+pub(crate) mod landing;
+pub(crate) mod lists;
+pub(crate) mod metrics;
+pub(crate) mod repeated;
+pub(crate) mod svg;
+pub(crate) mod widget;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -36,9 +36,9 @@ use crate::metrics::{Metrics, Route};
 use crate::render::{Rendered, WidgetParams};
 use crate::state::AppState;
 use crate::telemetry;
-pub use error::ApiError;
+pub(crate) use error::ApiError;
 
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route(
             "/now-playing",
@@ -155,7 +155,7 @@ async fn observe(State(observer): State<Observer>, mut request: Request, next: N
 }
 
 /// The client of a request, behind the trusted proxies (SPEC 9), as found by `observe`.
-pub struct ClientOf(pub Client);
+pub(crate) struct ClientOf(pub Client);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientOf {
     type Rejection = std::convert::Infallible;
@@ -175,7 +175,7 @@ async fn not_found() -> ApiError {
 
 /// The widget parameters of a request; a bad value is a 400 naming the parameter and its
 /// allowed values.
-pub struct Widget(pub WidgetParams);
+pub(crate) struct Widget(pub WidgetParams);
 
 impl<S: Send + Sync> FromRequestParts<S> for Widget {
     type Rejection = Response;
@@ -194,7 +194,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Widget {
 /// The three request headers the widget routes read, taken without copying the header map
 /// (each of the first two across all its lines), and the CORS policy that answers the
 /// `Origin`.
-pub struct Caller {
+pub(crate) struct Caller {
     pub if_none_match: Option<HeaderValue>,
     pub accept_encoding: Option<HeaderValue>,
     pub origin: Option<HeaderValue>,
@@ -203,7 +203,7 @@ pub struct Caller {
 
 impl Caller {
     /// Adds the CORS headers this caller's `Origin` is allowed.
-    pub fn allow(&self, headers: &mut axum::http::HeaderMap) {
+    pub(crate) fn allow(&self, headers: &mut axum::http::HeaderMap) {
         if let Some(cors) = &self.cors {
             cors.decorate(self.origin.as_ref(), headers);
         }
@@ -223,13 +223,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-pub fn cached_response(state: &State<AppState>, caller: &Caller, rendered: &Rendered) -> Response {
+pub(crate) fn cached_response(
+    state: &State<AppState>,
+    caller: &Caller,
+    rendered: &Rendered,
+) -> Response {
     respond(caller, rendered, state.cache_control.clone())
 }
 
 /// A rendered representation in the encoding the caller prefers, with `cache_control` when
 /// it succeeded, or `304` when the caller has that encoding already.
-pub fn respond(caller: &Caller, rendered: &Rendered, cache_control: HeaderValue) -> Response {
+pub(crate) fn respond(
+    caller: &Caller,
+    rendered: &Rendered,
+    cache_control: HeaderValue,
+) -> Response {
     // An error is not cached by anyone, and never answered with 304 (RFC 9110 13.2.1).
     let success = rendered.status.is_success();
     let cache_control = if success {

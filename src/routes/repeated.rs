@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, HeaderValue, header::AsHeaderName};
 
 /// Every line of `name` as one value: the line itself when there is one (no copy), the lines
 /// joined by `", "` when there are more, `None` when there is none.
-pub fn combined(headers: &HeaderMap, name: impl AsHeaderName) -> Option<HeaderValue> {
+pub(crate) fn combined(headers: &HeaderMap, name: impl AsHeaderName) -> Option<HeaderValue> {
     let mut lines = headers.get_all(name).into_iter();
     let first = lines.next()?;
     let Some(second) = lines.next() else {

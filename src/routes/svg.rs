@@ -14,12 +14,16 @@ use crate::spotify::images::{Art, IMAGE_TIMEOUT};
 use crate::state::AppState;
 
 /// The whole answer, at most.
-pub const DEADLINE: Duration = Duration::from_millis(3800);
+pub(crate) const DEADLINE: Duration = Duration::from_millis(3800);
 /// Waiting for the state, at most: only before Spotify's first answer, as no later fetch is
 /// waited for (SPEC 7). The placeholder state is drawn after that.
-pub const STATE_WAIT: Duration = Duration::from_millis(2500);
+pub(crate) const STATE_WAIT: Duration = Duration::from_millis(2500);
 
-pub async fn card(state: State<AppState>, Widget(params): Widget, caller: Caller) -> Response {
+pub(crate) async fn card(
+    state: State<AppState>,
+    Widget(params): Widget,
+    caller: Caller,
+) -> Response {
     let started = Instant::now();
     let snapshot = match tokio::time::timeout(STATE_WAIT, state.service.current()).await {
         Ok(snapshot) => snapshot,

@@ -11,13 +11,21 @@ use crate::render::{Rendered, Surface, WidgetParams};
 use crate::state::AppState;
 
 /// The fragment is fetched across origins, so it answers CORS; the embed page is framed.
-pub async fn fragment(state: State<AppState>, Widget(params): Widget, caller: Caller) -> Response {
+pub(crate) async fn fragment(
+    state: State<AppState>,
+    Widget(params): Widget,
+    caller: Caller,
+) -> Response {
     let mut response = page(&state, params, &caller, Surface::Fragment, html::fragment).await;
     caller.allow(response.headers_mut());
     response
 }
 
-pub async fn embed(state: State<AppState>, Widget(params): Widget, caller: Caller) -> Response {
+pub(crate) async fn embed(
+    state: State<AppState>,
+    Widget(params): Widget,
+    caller: Caller,
+) -> Response {
     page(&state, params, &caller, Surface::Embed, html::embed).await
 }
 

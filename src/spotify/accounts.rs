@@ -10,7 +10,7 @@ use super::types::{AccountsError, TokenResponse};
 use crate::metrics::Metrics;
 
 /// A client of the token endpoint with the app's credentials.
-pub struct Accounts {
+pub(crate) struct Accounts {
     http: reqwest::Client,
     token_url: Url,
     client_id: String,
@@ -20,7 +20,7 @@ pub struct Accounts {
 
 /// Why a code could not be exchanged, with what to fix.
 #[derive(Debug, thiserror::Error)]
-pub enum ExchangeError {
+pub(crate) enum ExchangeError {
     #[error(
         "Spotify refused the client id or secret (invalid_client): copy both again from your app's settings at https://developer.spotify.com/dashboard"
     )]
@@ -38,7 +38,7 @@ pub enum ExchangeError {
 }
 
 impl Accounts {
-    pub fn new(http: reqwest::Client, client: &ClientConfig, metrics: Metrics) -> Self {
+    pub(crate) fn new(http: reqwest::Client, client: &ClientConfig, metrics: Metrics) -> Self {
         Self {
             http,
             token_url: endpoint(&client.accounts_url, "api/token"),
@@ -49,7 +49,7 @@ impl Accounts {
     }
 
     /// A new access token for `refresh_token` (`grant_type=refresh_token`).
-    pub async fn refresh(
+    pub(crate) async fn refresh(
         &self,
         refresh_token: &SecretString,
     ) -> Result<TokenResponse, SpotifyError> {
@@ -61,7 +61,7 @@ impl Accounts {
     }
 
     /// Trades an authorization code for tokens (`grant_type=authorization_code`).
-    pub async fn exchange_code(
+    pub(crate) async fn exchange_code(
         &self,
         code: &str,
         redirect_uri: &Url,

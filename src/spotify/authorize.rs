@@ -6,24 +6,23 @@ use std::net::IpAddr;
 
 use reqwest::Url;
 
-pub use super::accounts::ExchangeError;
 use super::settings::endpoint;
 
 /// What the widgets need: the current track, the last ones played (the `recent` state and
 /// the recently played list), and the top tracks and artists.
-pub const DEFAULT_SCOPES: &str =
+pub(crate) const DEFAULT_SCOPES: &str =
     "user-read-currently-playing user-read-recently-played user-top-read";
-pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8888/callback";
+pub(crate) const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8888/callback";
 
 /// A fresh random `state`: 128 bits, hex.
-pub fn random_state() -> String {
+pub(crate) fn random_state() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the operating system provides randomness");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The page where the owner grants access; Spotify then redirects to `redirect_uri`.
-pub fn authorize_url(
+pub(crate) fn authorize_url(
     accounts_url: &Url,
     client_id: &str,
     redirect_uri: &Url,
@@ -43,7 +42,7 @@ pub fn authorize_url(
 
 /// Checks a redirect URI against Spotify's rules: `https`, or plain `http` only on a
 /// loopback IP literal; never `localhost`, which Spotify rejects.
-pub fn check_redirect_uri(uri: &str) -> Result<Url, String> {
+pub(crate) fn check_redirect_uri(uri: &str) -> Result<Url, String> {
     let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not a URL: {e}"))?;
     let host = url.host_str().unwrap_or_default();
     if host.eq_ignore_ascii_case("localhost") {
@@ -65,7 +64,7 @@ pub fn check_redirect_uri(uri: &str) -> Result<Url, String> {
     }
 }
 
-pub fn is_loopback_ip(url: &Url) -> bool {
+pub(crate) fn is_loopback_ip(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
@@ -75,7 +74,7 @@ pub fn is_loopback_ip(url: &Url) -> bool {
 
 /// The query Spotify sends back to a redirect URI.
 #[derive(Debug, serde::Deserialize)]
-pub struct CallbackQuery {
+pub(crate) struct CallbackQuery {
     pub code: Option<String>,
     pub state: Option<String>,
     pub error: Option<String>,

@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
-pub struct SpotifyClient {
+pub(crate) struct SpotifyClient {
     http: reqwest::Client,
     currently_playing_url: Url,
     recently_played_url: Url,
@@ -32,7 +32,7 @@ pub struct SpotifyClient {
 }
 
 impl SpotifyClient {
-    pub fn new(config: &SpotifyConfig, clock: Clock, metrics: Metrics) -> Self {
+    pub(crate) fn new(config: &SpotifyConfig, clock: Clock, metrics: Metrics) -> Self {
         let http = super::http_client();
         let mut currently_playing_url = endpoint(&config.api_url, "v1/me/player/currently-playing");
         currently_playing_url
@@ -60,12 +60,12 @@ impl SpotifyClient {
         }
     }
 
-    pub fn tokens(&self) -> &TokenManager {
+    pub(crate) fn tokens(&self) -> &TokenManager {
         &self.tokens
     }
 
     /// What plays now; `Ok(None)` when nothing does (HTTP 204 or an empty body).
-    pub async fn currently_playing(&self) -> Result<Option<CurrentlyPlaying>, SpotifyError> {
+    pub(crate) async fn currently_playing(&self) -> Result<Option<CurrentlyPlaying>, SpotifyError> {
         let result = self
             .get("currently_playing", &self.currently_playing_url)
             .await;
@@ -77,7 +77,7 @@ impl SpotifyClient {
     /// Why the last `currently-playing` round failed (the token refresh included), such as
     /// `cannot reach api.spotify.com: connection refused`; `None` once one succeeded. Names
     /// hosts, never secrets.
-    pub fn last_failure(&self) -> Option<String> {
+    pub(crate) fn last_failure(&self) -> Option<String> {
         self.last_failure
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -87,7 +87,7 @@ impl SpotifyClient {
     /// The last 50 played tracks, newest first; one call serves both the `recent` state and
     /// the recently played list. Needs the `user-read-recently-played` scope
     /// ([`SpotifyError::Forbidden`] without it).
-    pub async fn recently_played(&self) -> Result<Vec<PlayHistory>, SpotifyError> {
+    pub(crate) async fn recently_played(&self) -> Result<Vec<PlayHistory>, SpotifyError> {
         let page: Option<RecentlyPlayed> = self
             .get("recently_played", &self.recently_played_url)
             .await?;

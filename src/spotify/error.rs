@@ -7,7 +7,7 @@ use super::unreachable::{self, Cause, Deadlines, Unreachable};
 /// A Spotify failure. Messages name no secret: tokens travel in headers and form bodies,
 /// never in URLs, and bodies are never quoted.
 #[derive(Debug, thiserror::Error)]
-pub enum SpotifyError {
+pub(crate) enum SpotifyError {
     /// The token endpoint rejected the app or the refresh token; retrying will not help.
     #[error("Spotify rejected the credentials ({0})")]
     Auth(AuthFailure),
@@ -30,7 +30,7 @@ pub enum SpotifyError {
 
 /// Why the token endpoint refused: Spotify's `error` code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthFailure {
+pub(crate) enum AuthFailure {
     /// The refresh token (or code) is expired, revoked or unknown.
     InvalidGrant,
     /// The client id or secret is wrong.
@@ -38,7 +38,7 @@ pub enum AuthFailure {
 }
 
 impl AuthFailure {
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Self::InvalidGrant => "invalid_grant",
             Self::InvalidClient => "invalid_client",
@@ -46,7 +46,7 @@ impl AuthFailure {
     }
 
     /// One sentence on what the owner should do.
-    pub fn advice(self) -> &'static str {
+    pub(crate) fn advice(self) -> &'static str {
         match self {
             Self::InvalidGrant => {
                 "the refresh token is expired or revoked (Spotify refresh tokens last 6 months): run `now-playing auth --write-env .env`, or open /auth/login on this server, to authorize again"
@@ -82,7 +82,7 @@ impl SpotifyError {
     }
 
     /// Why no answer came, when that is what happened.
-    pub fn unreachable(&self) -> Option<&Unreachable> {
+    pub(crate) fn unreachable(&self) -> Option<&Unreachable> {
         match self {
             Self::Unreachable(u) => Some(u),
             _ => None,
@@ -101,7 +101,7 @@ impl SpotifyError {
     }
 
     /// A short outcome label for logs and metrics.
-    pub fn outcome(&self) -> &'static str {
+    pub(crate) fn outcome(&self) -> &'static str {
         match self {
             Self::Auth(failure) => failure.code(),
             Self::RateLimited { .. } => "rate_limited",

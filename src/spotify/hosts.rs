@@ -19,12 +19,12 @@ fn on_domain(host: &str, domain: &str) -> bool {
 }
 
 /// An `https` page on Spotify's own site (`open.spotify.com` and friends).
-pub fn is_spotify_page(url: &str) -> bool {
+pub(crate) fn is_spotify_page(url: &str) -> bool {
     https_host(url).is_some_and(|h| on_domain(&h, "spotify.com"))
 }
 
 /// An `https` URL on Spotify's image hosts (`i.scdn.co`, `*.spotifycdn.com`, ...).
-pub fn is_spotify_image(url: &str) -> bool {
+pub(crate) fn is_spotify_image(url: &str) -> bool {
     https_host(url).is_some_and(|h| on_domain(&h, "scdn.co") || on_domain(&h, "spotifycdn.com"))
 }
 

@@ -17,12 +17,12 @@ use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::spotify::hosts::is_spotify_image;
 
-pub const MAX_IMAGE_BYTES: usize = 1024 * 1024;
-pub const IMAGE_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const MAX_IMAGE_BYTES: usize = 1024 * 1024;
+pub(crate) const IMAGE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Total size of the cached `data:` URIs; older images make room for newer ones.
-pub const CACHE_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const CACHE_BYTES: usize = 4 * 1024 * 1024;
 /// A failed image is not asked for again before this.
-pub const FAILURE_TTL: Duration = Duration::from_secs(60);
+pub(crate) const FAILURE_TTL: Duration = Duration::from_secs(60);
 
 /// An image as a `data:` URI, or why there is none.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,24 +6,24 @@ use chrono::{DateTime, Months, Utc};
 use tokio::time::Instant;
 
 /// An access token is refreshed this long before Spotify says it expires.
-pub const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+pub(crate) const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 /// Longest access-token life and longest `Retry-After` believed: bounds what Spotify can
 /// make the service wait for (and keeps time arithmetic from overflowing).
-pub const MAX_WAIT: Duration = Duration::from_secs(86_400);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(86_400);
 /// Spotify refresh tokens expire this long after authorization; refreshing does not extend them.
-pub const REFRESH_TOKEN_LIFETIME: Months = Months::new(6);
+pub(crate) const REFRESH_TOKEN_LIFETIME: Months = Months::new(6);
 /// How long before the refresh token expires the owner is warned, daily.
-pub const EXPIRY_WARNING: chrono::Duration = chrono::Duration::days(14);
+pub(crate) const EXPIRY_WARNING: chrono::Duration = chrono::Duration::days(14);
 
 /// When a refresh token authorized at `obtained_at` stops working.
-pub fn refresh_token_expires_at(obtained_at: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn refresh_token_expires_at(obtained_at: DateTime<Utc>) -> DateTime<Utc> {
     obtained_at
         .checked_add_months(REFRESH_TOKEN_LIFETIME)
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// When an access token that lives `expires_in` seconds from `now` should be refreshed.
-pub fn refresh_time(now: Instant, expires_in: Option<u64>) -> Instant {
+pub(crate) fn refresh_time(now: Instant, expires_in: Option<u64>) -> Instant {
     let lifetime =
         Duration::from_secs(expires_in.unwrap_or(3600)).clamp(EXPIRY_MARGIN * 2, MAX_WAIT);
     now + lifetime - EXPIRY_MARGIN

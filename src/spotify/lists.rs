@@ -13,7 +13,7 @@ use super::types::{Image, Item, nullable};
 
 /// The `limit` of every list call: the most one page holds, so one call serves every
 /// `limit` a viewer asks for.
-pub const PAGE: u8 = 50;
+pub(crate) const PAGE: u8 = 50;
 
 /// Which top list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,21 +77,21 @@ impl TopRange {
 
 /// A page of `/v1/me/top/tracks`. An entry that is not an object is skipped, not fatal.
 #[derive(Debug, Deserialize)]
-pub struct TopTracks {
+pub(crate) struct TopTracks {
     #[serde(default, deserialize_with = "nullable")]
     pub items: Vec<Option<Item>>,
 }
 
 /// A page of `/v1/me/top/artists`.
 #[derive(Debug, Deserialize)]
-pub struct TopArtists {
+pub(crate) struct TopArtists {
     #[serde(default, deserialize_with = "nullable")]
     pub items: Vec<Option<FullArtist>>,
 }
 
 /// An artist as the top list has it.
 #[derive(Debug, Deserialize, Default)]
-pub struct FullArtist {
+pub(crate) struct FullArtist {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub external_urls: HashMap<String, Option<String>>,
@@ -104,7 +104,7 @@ pub struct FullArtist {
 impl SpotifyClient {
     /// The owner's top tracks over `range`, most listened first (at most [`PAGE`]). Needs
     /// the `user-top-read` scope ([`SpotifyError::Forbidden`] without it).
-    pub async fn top_tracks(&self, range: TopRange) -> Result<Vec<Item>, SpotifyError> {
+    pub(crate) async fn top_tracks(&self, range: TopRange) -> Result<Vec<Item>, SpotifyError> {
         let page: Option<TopTracks> = self
             .get(
                 TopKind::Tracks.endpoint(),
@@ -118,7 +118,10 @@ impl SpotifyClient {
 
     /// The owner's top artists over `range`, most listened first (at most [`PAGE`]). Needs
     /// the `user-top-read` scope ([`SpotifyError::Forbidden`] without it).
-    pub async fn top_artists(&self, range: TopRange) -> Result<Vec<FullArtist>, SpotifyError> {
+    pub(crate) async fn top_artists(
+        &self,
+        range: TopRange,
+    ) -> Result<Vec<FullArtist>, SpotifyError> {
         let page: Option<TopArtists> = self
             .get(
                 TopKind::Artists.endpoint(),

@@ -4,24 +4,22 @@
 //! serde mirrors of its JSON ([`types`]), cover art ([`images`]), its hosts ([`hosts`]) and
 //! what can go wrong ([`error`], [`mod@unreachable`]).
 
-pub mod accounts;
-pub mod authorize;
-pub mod client;
-pub mod error;
-pub mod hosts;
+pub(crate) mod accounts;
+pub(crate) mod authorize;
+pub(crate) mod client;
+pub(crate) mod error;
+pub(crate) mod hosts;
 pub mod images;
-pub mod lifetime;
-pub mod lists;
-pub mod settings;
-pub mod token_cache;
-pub mod token_store;
-pub mod types;
-pub mod unreachable;
+pub(crate) mod lifetime;
+pub(crate) mod lists;
+pub(crate) mod settings;
+pub(crate) mod token_cache;
+pub(crate) mod token_store;
+pub(crate) mod types;
+pub(crate) mod unreachable;
 
-pub use client::SpotifyClient;
-pub use error::{AuthFailure, SpotifyError};
-pub use token_cache::TokenManager;
-pub use unreachable::{Cause, Unreachable};
+pub(crate) use client::SpotifyClient;
+pub(crate) use error::SpotifyError;
 
 /// The `User-Agent` of every request to Spotify.
 pub const USER_AGENT: &str = concat!(
@@ -31,7 +29,7 @@ pub const USER_AGENT: &str = concat!(
 );
 
 /// Connect deadline and whole-call deadline of every Spotify request.
-pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+pub(crate) const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The shared HTTP client for Spotify: rustls, timeouts, our `User-Agent`, no redirects.
@@ -39,7 +37,7 @@ pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// # Panics
 /// When TLS cannot be set up, which in practice means no CA certificates were found; the
 /// message says so and how to fix it. `check` asks [`try_http_client`] first.
-pub fn http_client() -> reqwest::Client {
+pub(crate) fn http_client() -> reqwest::Client {
     try_http_client().unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -25,7 +25,7 @@ pub struct SpotifyConfig {
 
 impl SpotifyConfig {
     /// The app's identity alone, for the authorization code flow.
-    pub fn client(&self) -> ClientConfig {
+    pub(crate) fn client(&self) -> ClientConfig {
         ClientConfig {
             client_id: self.client_id.clone(),
             client_secret: self.client_secret.clone(),
@@ -36,14 +36,14 @@ impl SpotifyConfig {
 
 /// The Spotify app's identity, for `now-playing auth` and `/auth/*`.
 #[derive(Debug, Clone)]
-pub struct ClientConfig {
+pub(crate) struct ClientConfig {
     pub client_id: String,
     pub client_secret: SecretString,
     pub accounts_url: Url,
 }
 
 /// `base` joined with `path`, keeping any path prefix of `base`.
-pub fn endpoint(base: &Url, path: &str) -> Url {
+pub(crate) fn endpoint(base: &Url, path: &str) -> Url {
     let mut url = base.clone();
     let joined = format!("{}/{}", base.path().trim_end_matches('/'), path);
     url.set_path(&joined);

@@ -18,12 +18,12 @@ use crate::metrics::Metrics;
 use crate::storage::StoredToken;
 
 /// Dead credentials are tried again at most this often, in case the owner fixed them.
-pub const DEAD_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const DEAD_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
 /// How often `TOKEN_FILE` is looked at between uses: to write a token that could not be
 /// saved, or to adopt one the owner put there.
-pub const TOKEN_FILE_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const TOKEN_FILE_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
 
-pub struct TokenManager {
+pub(crate) struct TokenManager {
     accounts: Accounts,
     clock: Clock,
     metrics: Metrics,
@@ -65,7 +65,7 @@ struct Dead {
 
 /// The result of the most recent refresh attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenOutcome {
+pub(crate) enum TokenOutcome {
     Ok,
     Rejected(AuthFailure),
     /// Spotify failed, timed out or rate limited: the credentials may still be fine.
@@ -73,7 +73,7 @@ pub enum TokenOutcome {
 }
 
 impl TokenManager {
-    pub fn new(
+    pub(crate) fn new(
         http: reqwest::Client,
         config: &SpotifyConfig,
         clock: Clock,
@@ -104,7 +104,7 @@ impl TokenManager {
 
     /// A valid access token: the cached one, or a fresh one from the token endpoint. Callers
     /// that arrive during a refresh wait for it instead of starting their own.
-    pub async fn access_token(&self) -> Result<SecretString, SpotifyError> {
+    pub(crate) async fn access_token(&self) -> Result<SecretString, SpotifyError> {
         let mut state = self.state.lock().await;
         if state.store.is_unsaved() {
             // Every use tries again to save a token that could not be written.
@@ -198,7 +198,7 @@ impl TokenManager {
     }
 
     /// Forgets `used` after the API answered 401 to it, so the next call refreshes.
-    pub async fn invalidate(&self, used: &SecretString) {
+    pub(crate) async fn invalidate(&self, used: &SecretString) {
         let mut state = self.state.lock().await;
         if state
             .access
@@ -211,7 +211,7 @@ impl TokenManager {
 
     /// Uses a new refresh token (from a fresh authorization) from now on, with the access
     /// token that came with it, and keeps it in `TOKEN_FILE` when one is set.
-    pub async fn replace(
+    pub(crate) async fn replace(
         &self,
         authorized: TokenResponse,
         obtained_at: DateTime<Utc>,
@@ -245,7 +245,7 @@ impl TokenManager {
     /// Looks at `TOKEN_FILE` every [`TOKEN_FILE_CHECK`], for as long as the server runs:
     /// writes a token that could not be saved, or adopts one the owner put there. Returns
     /// at once without a token file.
-    pub async fn keep_token_file(&self) {
+    pub(crate) async fn keep_token_file(&self) {
         if self.token_file().is_none() {
             return;
         }
@@ -277,27 +277,27 @@ impl TokenManager {
 
     /// `Unsaved` while the refresh token in use waits to be written to `TOKEN_FILE`; `None`
     /// without one.
-    pub fn token_file(&self) -> Option<FileState> {
+    pub(crate) fn token_file(&self) -> Option<FileState> {
         self.status().token_file
     }
 
     /// When the refresh token expires, if the time it was authorized is known.
-    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.status().obtained_at.map(refresh_token_expires_at)
     }
 
-    pub fn last_outcome(&self) -> Option<TokenOutcome> {
+    pub(crate) fn last_outcome(&self) -> Option<TokenOutcome> {
         self.status().last_outcome
     }
 
     /// The scopes Spotify listed with the last access token.
-    pub fn scope(&self) -> Option<String> {
+    pub(crate) fn scope(&self) -> Option<String> {
         self.status().scope.clone()
     }
 
     /// The current refresh token, if Spotify replaced the configured one since start: for
     /// `check`, which must show it when there is no `TOKEN_FILE` to keep it.
-    pub async fn rotated_refresh_token(&self) -> Option<SecretString> {
+    pub(crate) async fn rotated_refresh_token(&self) -> Option<SecretString> {
         let rotated = self.status().rotated;
         let state = self.state.lock().await;
         rotated.then(|| state.refresh_token.clone())

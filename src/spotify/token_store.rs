@@ -15,7 +15,7 @@ use crate::storage::{self, AtomicWrite, StorageError, StoredToken};
 
 /// What `/readyz` says about `TOKEN_FILE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileState {
+pub(crate) enum FileState {
     /// No token waits to be written.
     Saved,
     /// The last write failed: the token in use lives in memory only until a write succeeds.
@@ -23,7 +23,7 @@ pub enum FileState {
 }
 
 impl FileState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Saved => "saved",
             Self::Unsaved => "unsaved",
@@ -31,7 +31,7 @@ impl FileState {
     }
 }
 
-pub struct TokenStore {
+pub(crate) struct TokenStore {
     path: Option<PathBuf>,
     /// The file's bytes when the server last read or wrote it; `None` while it had none.
     known: Option<SecretSlice<u8>>,
@@ -64,7 +64,7 @@ enum Look {
 
 impl TokenStore {
     /// The store of `path` (`None`: no `TOKEN_FILE`), taking what the file holds now as read.
-    pub fn open(path: Option<PathBuf>) -> Self {
+    pub(crate) fn open(path: Option<PathBuf>) -> Self {
         let known = path
             .as_deref()
             .and_then(|p| storage::read_token_bytes(p).ok().flatten())
@@ -80,7 +80,7 @@ impl TokenStore {
     }
 
     /// `None` without `TOKEN_FILE`.
-    pub fn state(&self) -> Option<FileState> {
+    pub(crate) fn state(&self) -> Option<FileState> {
         self.path.as_ref().map(|_| {
             if self.unsaved {
                 FileState::Unsaved
@@ -90,13 +90,13 @@ impl TokenStore {
         })
     }
 
-    pub fn is_unsaved(&self) -> bool {
+    pub(crate) fn is_unsaved(&self) -> bool {
         self.unsaved
     }
 
     /// The token in use is new and waits to be written. Callers mark it before they start
     /// the write, so that it stays marked if they are dropped before the write ends.
-    pub fn mark_unsaved(&mut self) {
+    pub(crate) fn mark_unsaved(&mut self) {
         if self.path.is_some() {
             self.unsaved = true;
         }
@@ -104,7 +104,7 @@ impl TokenStore {
 
     /// Deletes the temporary files that interrupted writes of `path` left next to it: each
     /// holds a refresh token. For start-up only, when no write of this server is under way.
-    pub fn remove_leftovers(path: &Path) {
+    pub(crate) fn remove_leftovers(path: &Path) {
         for (temp, removed) in storage::remove_leftover_temps(path) {
             let file = temp.display();
             match removed {
@@ -123,7 +123,7 @@ impl TokenStore {
     /// The token in the file, when someone else changed the file since the server last read
     /// or wrote it (the owner ran `now-playing auth` again). From then on it counts as read,
     /// and it supersedes any token waiting to be written.
-    pub async fn changed(&mut self) -> Option<StoredToken> {
+    pub(crate) async fn changed(&mut self) -> Option<StoredToken> {
         match self.look().await {
             Look::Same => {
                 if !self.unsaved {
@@ -203,7 +203,7 @@ impl TokenStore {
     /// Keeps a token Spotify rotated: writes it, unless the owner changed the file meanwhile,
     /// whose token is then returned for use instead. A failed write is logged once and
     /// tried again by [`Self::sync`].
-    pub async fn keep_rotated(
+    pub(crate) async fn keep_rotated(
         &mut self,
         token: &SecretString,
         obtained_at: Option<DateTime<Utc>>,
@@ -220,7 +220,7 @@ impl TokenStore {
 
     /// Writes a token still waiting to be written, or else looks for the owner's change;
     /// returns the owner's token when the file holds a new one.
-    pub async fn sync(
+    pub(crate) async fn sync(
         &mut self,
         token: &SecretString,
         obtained_at: Option<DateTime<Utc>>,
@@ -234,7 +234,7 @@ impl TokenStore {
 
     /// Writes the token of a fresh authorization in this server, over whatever the file
     /// holds: nothing is newer. On failure the token waits to be written like a rotated one.
-    pub async fn save_authorized(
+    pub(crate) async fn save_authorized(
         &mut self,
         token: &SecretString,
         obtained_at: DateTime<Utc>,

@@ -20,7 +20,7 @@ where
 /// Parses a Spotify body. A lone UTF-16 surrogate escape (`\ud800` without its pair) is not
 /// valid JSON text for serde, and one such title must not fail the whole answer: when parsing
 /// fails and the body has one, each lone surrogate becomes a space and the body is parsed again.
-pub fn from_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
+pub(crate) fn from_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
     serde_json::from_slice(body).or_else(|e| {
         let repaired = replace_lone_surrogates(body);
         if repaired == body {
@@ -74,7 +74,7 @@ fn replace_lone_surrogates(body: &[u8]) -> Vec<u8> {
 
 /// `GET /v1/me/player/currently-playing`.
 #[derive(Debug, Deserialize)]
-pub struct CurrentlyPlaying {
+pub(crate) struct CurrentlyPlaying {
     #[serde(default, deserialize_with = "nullable")]
     pub is_playing: bool,
     pub progress_ms: Option<u64>,
@@ -85,7 +85,7 @@ pub struct CurrentlyPlaying {
 
 /// A track or an episode: one flat shape so that an unexpected `type` still parses.
 #[derive(Debug, Deserialize, Default)]
-pub struct Item {
+pub(crate) struct Item {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub name: Option<String>,
@@ -106,19 +106,19 @@ pub struct Item {
 }
 
 #[derive(Debug, Deserialize, Default)]
-pub struct Artist {
+pub(crate) struct Artist {
     pub name: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
-pub struct Album {
+pub(crate) struct Album {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub images: Vec<Image>,
 }
 
 #[derive(Debug, Deserialize, Default)]
-pub struct Show {
+pub(crate) struct Show {
     pub name: Option<String>,
     pub publisher: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -126,28 +126,27 @@ pub struct Show {
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]
-pub struct Image {
+pub(crate) struct Image {
     pub url: Option<String>,
     pub width: Option<u32>,
-    pub height: Option<u32>,
 }
 
 /// `GET /v1/me/player/recently-played`.
 #[derive(Debug, Deserialize)]
-pub struct RecentlyPlayed {
+pub(crate) struct RecentlyPlayed {
     #[serde(default, deserialize_with = "nullable")]
     pub items: Vec<PlayHistory>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct PlayHistory {
+pub(crate) struct PlayHistory {
     pub track: Option<Item>,
     pub played_at: Option<DateTime<Utc>>,
 }
 
 /// The token endpoint's answer, for both the refresh and the code grant.
 #[derive(Debug, Deserialize)]
-pub struct TokenResponse {
+pub(crate) struct TokenResponse {
     pub access_token: SecretString,
     pub expires_in: Option<u64>,
     /// Present when Spotify rotates the refresh token; absent means keep the old one.
@@ -157,7 +156,7 @@ pub struct TokenResponse {
 
 /// The accounts service's error body: `{"error": "...", "error_description": "..."}`.
 #[derive(Debug, Deserialize)]
-pub struct AccountsError {
+pub(crate) struct AccountsError {
     pub error: String,
     pub error_description: Option<String>,
 }

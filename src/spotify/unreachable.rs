@@ -11,14 +11,14 @@ use reqwest::Url;
 /// a port other than the scheme's default) but never the path, the query or a token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot reach {host}: {cause}")]
-pub struct Unreachable {
+pub(crate) struct Unreachable {
     /// `host`, or `host:port` when the port is not the scheme's default.
     pub host: String,
     pub cause: Cause,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cause {
+pub(crate) enum Cause {
     /// DNS gave no address for the host (unknown name, or no resolver to ask).
     NameNotResolved,
     /// The host answered, but nothing listens on the port.
@@ -53,7 +53,7 @@ impl std::fmt::Display for Cause {
 
 impl Cause {
     /// A short label for structured logs.
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Self::NameNotResolved => "name_not_resolved",
             Self::ConnectionRefused => "connection_refused",
@@ -64,7 +64,7 @@ impl Cause {
     }
 
     /// What the operator can do about it; `setting` names where the host came from.
-    pub fn advice(&self, setting: &str) -> String {
+    pub(crate) fn advice(&self, setting: &str) -> String {
         match self {
             Self::NameNotResolved => format!(
                 "check the host in {setting} and this machine's DNS (in a container: its network and /etc/resolv.conf)"
@@ -87,21 +87,21 @@ impl Cause {
 
 /// The deadlines of the client that sent the request, to say which one passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadlines {
+pub(crate) struct Deadlines {
     pub connect: Duration,
     pub call: Duration,
 }
 
 impl Deadlines {
     /// Every call to the Web API and the token endpoint.
-    pub const SPOTIFY: Self = Self {
+    pub(crate) const SPOTIFY: Self = Self {
         connect: super::CONNECT_TIMEOUT,
         call: super::CALL_TIMEOUT,
     };
 }
 
 /// Reads the cause of a request that got no answer from reqwest's error chain.
-pub fn classify(error: &reqwest::Error, deadlines: Deadlines) -> Unreachable {
+pub(crate) fn classify(error: &reqwest::Error, deadlines: Deadlines) -> Unreachable {
     let host = error.url().map_or_else(|| "Spotify".to_owned(), host_of);
     Unreachable {
         host,
@@ -195,7 +195,7 @@ fn describe(error: &reqwest::Error) -> String {
 }
 
 /// `host`, or `host:port` when the URL names a port other than its scheme's default.
-pub fn host_of(url: &Url) -> String {
+pub(crate) fn host_of(url: &Url) -> String {
     let host = url.host_str().unwrap_or("?");
     match url.port() {
         Some(port) => format!("{host}:{port}"),

@@ -52,7 +52,7 @@ where
 }
 
 /// The filter from `RUST_LOG`, `info` when unset or unreadable.
-pub fn env_filter() -> EnvFilter {
+pub(crate) fn env_filter() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
 }
 

@@ -38,7 +38,7 @@ pub struct Lines(Arc<Shared>);
 
 /// The reading end: the writer thread. Dropping it writes out the lines still queued
 /// (waiting at most [`FLUSH_AT_EXIT`]).
-pub struct Writer {
+pub(super) struct Writer {
     shared: Arc<Shared>,
     finished: mpsc::Receiver<()>,
 }
@@ -60,7 +60,7 @@ struct Queue {
 /// A queue of at most `budget` bytes of lines, written to `sink` by a thread named `name`,
 /// which calls `report` with the number of lines dropped since its last call and the queue
 /// to write its report to, before it writes out the lines that were waiting meanwhile.
-pub fn spawn<W, R>(
+pub(super) fn spawn<W, R>(
     budget: usize,
     name: &str,
     sink: W,

@@ -11,19 +11,19 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use wiremock::MockServer;
 
-pub const CLIENT_ID: &str = "test-client-id";
-pub const CLIENT_SECRET: &str = "test-client-secret-5e1f0a";
-pub const REFRESH_TOKEN: &str = "test-refresh-token-c47d29";
-pub const ACCESS_TOKEN: &str = "test-access-token-3f9a1c";
-pub const ROTATED_REFRESH_TOKEN: &str = "test-refresh-token-rotated-b81e";
-pub const ROTATED_ACCESS_TOKEN: &str = "test-access-token-rotated-77d2";
+pub(crate) const CLIENT_ID: &str = "test-client-id";
+pub(crate) const CLIENT_SECRET: &str = "test-client-secret-5e1f0a";
+pub(crate) const REFRESH_TOKEN: &str = "test-refresh-token-c47d29";
+pub(crate) const ACCESS_TOKEN: &str = "test-access-token-3f9a1c";
+pub(crate) const ROTATED_REFRESH_TOKEN: &str = "test-refresh-token-rotated-b81e";
+pub(crate) const ROTATED_ACCESS_TOKEN: &str = "test-access-token-rotated-77d2";
 
 /// Every secret the tests use; none may appear in logs or responses.
-pub const AUTHORIZED_REFRESH_TOKEN: &str = "test-refresh-token-authorized-0d4b";
-pub const AUTHORIZED_ACCESS_TOKEN: &str = "test-access-token-authorized-91ce";
-pub const ADMIN_TOKEN: &str = "test-admin-token-5b0c7e1d9a";
+pub(crate) const AUTHORIZED_REFRESH_TOKEN: &str = "test-refresh-token-authorized-0d4b";
+pub(crate) const AUTHORIZED_ACCESS_TOKEN: &str = "test-access-token-authorized-91ce";
+pub(crate) const ADMIN_TOKEN: &str = "test-admin-token-5b0c7e1d9a";
 
-pub const SECRETS: [&str; 8] = [
+pub(crate) const SECRETS: [&str; 8] = [
     CLIENT_SECRET,
     REFRESH_TOKEN,
     ACCESS_TOKEN,
@@ -34,33 +34,35 @@ pub const SECRETS: [&str; 8] = [
     ADMIN_TOKEN,
 ];
 
-pub const TRACK: &str = include_str!("../fixtures/spotify/currently_playing_track.json");
-pub const EPISODE: &str = include_str!("../fixtures/spotify/currently_playing_episode.json");
-pub const LOCAL: &str = include_str!("../fixtures/spotify/currently_playing_local.json");
-pub const AD: &str = include_str!("../fixtures/spotify/currently_playing_ad.json");
-pub const UNKNOWN: &str = include_str!("../fixtures/spotify/currently_playing_unknown.json");
-pub const RECENT: &str = include_str!("../fixtures/spotify/recently_played.json");
-pub const TOKEN: &str = include_str!("../fixtures/spotify/token_refresh.json");
-pub const TOKEN_ROTATED: &str = include_str!("../fixtures/spotify/token_refresh_rotated.json");
-pub const TOKEN_AUTHORIZED: &str =
+pub(crate) const TRACK: &str = include_str!("../fixtures/spotify/currently_playing_track.json");
+pub(crate) const EPISODE: &str = include_str!("../fixtures/spotify/currently_playing_episode.json");
+pub(crate) const LOCAL: &str = include_str!("../fixtures/spotify/currently_playing_local.json");
+pub(crate) const AD: &str = include_str!("../fixtures/spotify/currently_playing_ad.json");
+pub(crate) const UNKNOWN: &str = include_str!("../fixtures/spotify/currently_playing_unknown.json");
+pub(crate) const RECENT: &str = include_str!("../fixtures/spotify/recently_played.json");
+pub(crate) const TOKEN: &str = include_str!("../fixtures/spotify/token_refresh.json");
+pub(crate) const TOKEN_ROTATED: &str =
+    include_str!("../fixtures/spotify/token_refresh_rotated.json");
+pub(crate) const TOKEN_AUTHORIZED: &str =
     include_str!("../fixtures/spotify/token_authorization_code.json");
-pub const INVALID_GRANT: &str = include_str!("../fixtures/spotify/error_invalid_grant.json");
-pub const INVALID_CLIENT: &str = include_str!("../fixtures/spotify/error_invalid_client.json");
-pub const ERROR_401: &str = include_str!("../fixtures/spotify/error_401.json");
-pub const ERROR_429: &str = include_str!("../fixtures/spotify/error_429.json");
+pub(crate) const INVALID_GRANT: &str = include_str!("../fixtures/spotify/error_invalid_grant.json");
+pub(crate) const INVALID_CLIENT: &str =
+    include_str!("../fixtures/spotify/error_invalid_client.json");
+pub(crate) const ERROR_401: &str = include_str!("../fixtures/spotify/error_401.json");
+pub(crate) const ERROR_429: &str = include_str!("../fixtures/spotify/error_429.json");
 
-pub const CURRENTLY_PLAYING: &str = "/v1/me/player/currently-playing";
-pub const RECENTLY_PLAYED: &str = "/v1/me/player/recently-played";
-pub const TOKEN_PATH: &str = "/api/token";
+pub(crate) const CURRENTLY_PLAYING: &str = "/v1/me/player/currently-playing";
+pub(crate) const RECENTLY_PLAYED: &str = "/v1/me/player/recently-played";
+pub(crate) const TOKEN_PATH: &str = "/api/token";
 
 /// The manual clock starts here (a multiple of 90 s, so demo mode starts at its first scene).
-pub fn start_time() -> DateTime<Utc> {
+pub(crate) fn start_time() -> DateTime<Utc> {
     "2026-11-29T03:00:00Z".parse().unwrap()
 }
 
 /// The application, bound but started only by the first request, so that tests mount
 /// their Spotify mocks before its start-up token refresh.
-pub struct TestApp {
+pub(crate) struct TestApp {
     address: String,
     pub spotify: MockServer,
     pub clock: Clock,
@@ -71,7 +73,7 @@ pub struct TestApp {
     running: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
 }
 
-pub fn spotify_config(spotify: &MockServer) -> SpotifyConfig {
+pub(crate) fn spotify_config(spotify: &MockServer) -> SpotifyConfig {
     SpotifyConfig {
         client_id: CLIENT_ID.into(),
         client_secret: CLIENT_SECRET.into(),
@@ -85,7 +87,7 @@ pub fn spotify_config(spotify: &MockServer) -> SpotifyConfig {
 }
 
 /// The test configuration: the documented defaults, port 0, the mock Spotify.
-pub fn test_config(spotify: &MockServer) -> Config {
+pub(crate) fn test_config(spotify: &MockServer) -> Config {
     Config {
         source: Source::Spotify(spotify_config(spotify)),
         port: 0,
@@ -93,18 +95,18 @@ pub fn test_config(spotify: &MockServer) -> Config {
     }
 }
 
-pub async fn spawn_app() -> TestApp {
+pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-pub async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp {
     let spotify = MockServer::start().await;
     let mut config = test_config(&spotify);
     change(&mut config);
     spawn_with_config(spotify, config).await
 }
 
-pub async fn spawn_with_config(spotify: MockServer, config: Config) -> TestApp {
+pub(crate) async fn spawn_with_config(spotify: MockServer, config: Config) -> TestApp {
     let clock = Clock::manual(start_time());
     let app = Application::build_with_clock(config, clock.clone())
         .await
@@ -128,7 +130,7 @@ pub async fn spawn_with_config(spotify: MockServer, config: Config) -> TestApp {
 
 impl TestApp {
     /// The full URL of `path`, starting the server if it is not running yet.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         if let Some(app) = self.pending.lock().unwrap().take() {
             let server =
                 tokio::spawn(app.run_until_stopped(self.shutdown.clone().cancelled_owned()));
@@ -138,7 +140,7 @@ impl TestApp {
     }
 
     /// Starts a graceful shutdown and waits for the server to end; returns how long it took.
-    pub async fn stop(&self) -> Duration {
+    pub(crate) async fn stop(&self) -> Duration {
         let started = std::time::Instant::now();
         self.shutdown.cancel();
         let server = self
@@ -154,7 +156,7 @@ impl TestApp {
         started.elapsed()
     }
 
-    pub async fn get(&self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))
             .send()
@@ -162,25 +164,25 @@ impl TestApp {
             .expect("the server answers")
     }
 
-    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn get_json(&self, path: &str) -> (u16, Value) {
         let response = self.get(path).await;
         let status = response.status().as_u16();
         (status, response.json().await.expect("a JSON body"))
     }
 
-    pub async fn get_text(&self, path: &str) -> (u16, String) {
+    pub(crate) async fn get_text(&self, path: &str) -> (u16, String) {
         let response = self.get(path).await;
         (response.status().as_u16(), response.text().await.unwrap())
     }
 
-    pub fn advance(&self, seconds: u64) {
+    pub(crate) fn advance(&self, seconds: u64) {
         self.clock.advance(Duration::from_secs(seconds));
     }
 
     /// Waits until the shared state is fresh again: for the fetch that a request after the
     /// TTL started in the background (stale-while-revalidate) to land, so that the next
     /// request gets its result. Returns at once when no fetch was due.
-    pub async fn refresh_landed(&self) {
+    pub(crate) async fn refresh_landed(&self) {
         let mut states = self.state.service.subscribe();
         let landed = states.wait_for(|s| self.clock.now() < s.refresh_after);
         tokio::time::timeout(Duration::from_secs(10), landed)
@@ -190,7 +192,7 @@ impl TestApp {
     }
 
     /// Calls Spotify received on `path` so far.
-    pub async fn calls_to(&self, path: &str) -> usize {
+    pub(crate) async fn calls_to(&self, path: &str) -> usize {
         self.spotify
             .received_requests()
             .await
@@ -202,21 +204,21 @@ impl TestApp {
 }
 
 /// A copy of the track fixture with `change` applied.
-pub fn track_with(change: impl FnOnce(&mut Value)) -> String {
+pub(crate) fn track_with(change: impl FnOnce(&mut Value)) -> String {
     let mut value: Value = serde_json::from_str(TRACK).unwrap();
     change(&mut value);
     value.to_string()
 }
 
 /// The real binary, run in an empty directory (no `.env`) with only the given environment.
-pub fn binary(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
+pub(crate) fn binary(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
     let dir =
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("run-{}", uuid_like()));
     std::fs::create_dir_all(&dir).unwrap();
     binary_in(&dir, args, env)
 }
 
-pub fn binary_in(
+pub(crate) fn binary_in(
     dir: &std::path::Path,
     args: &[&str],
     env: &[(&str, &str)],
@@ -236,7 +238,7 @@ pub fn binary_in(
 }
 
 /// A unique name for scratch directories.
-pub fn uuid_like() -> String {
+pub(crate) fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!(
@@ -247,7 +249,7 @@ pub fn uuid_like() -> String {
 }
 
 /// A server process, its log lines collected as they come.
-pub struct Server {
+pub(crate) struct Server {
     pub child: tokio::process::Child,
     pub port: u16,
     pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -255,13 +257,13 @@ pub struct Server {
 
 impl Server {
     /// Starts `now-playing serve` with JSON logs and waits for its "listening" line.
-    pub async fn start(env: &[(&str, &str)]) -> Server {
+    pub(crate) async fn start(env: &[(&str, &str)]) -> Server {
         Self::start_with(&["serve"], env, None).await
     }
 
     /// Starts `now-playing ARGS` with JSON logs, under an open-files limit (soft and hard)
     /// when one is given, and waits for its "listening" line.
-    pub async fn start_with(
+    pub(crate) async fn start_with(
         args: &[&str],
         env: &[(&str, &str)],
         open_files: Option<u64>,
@@ -311,11 +313,11 @@ impl Server {
         Server { child, port, logs }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    pub fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let pid = self.child.id().expect("still running").to_string();
         let status = std::process::Command::new("kill")
             .args([format!("-{name}"), pid])
@@ -324,13 +326,13 @@ impl Server {
         assert!(status.success());
     }
 
-    pub fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         self.logs.lock().unwrap().join("\n")
     }
 }
 
 /// Environment for a server process pointed at the mock Spotify.
-pub fn spotify_env(spotify: &MockServer) -> Vec<(&'static str, String)> {
+pub(crate) fn spotify_env(spotify: &MockServer) -> Vec<(&'static str, String)> {
     vec![
         ("SPOTIFY_CLIENT_ID", CLIENT_ID.to_owned()),
         ("SPOTIFY_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
@@ -340,12 +342,12 @@ pub fn spotify_env(spotify: &MockServer) -> Vec<(&'static str, String)> {
     ]
 }
 
-pub fn as_env<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+pub(crate) fn as_env<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     pairs.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 /// A free loopback port (bound, then released).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -354,7 +356,7 @@ pub fn free_port() -> u16 {
 }
 
 /// A fresh scratch directory under the target directory.
-pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+pub(crate) fn scratch_dir(name: &str) -> std::path::PathBuf {
     let dir =
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", uuid_like()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -363,7 +365,7 @@ pub fn scratch_dir(name: &str) -> std::path::PathBuf {
 
 /// Log lines written while the returned guard lives, on this thread: use with the
 /// current-thread test runtime, where the app's tasks run on the test's thread.
-pub fn capture_logs() -> (
+pub(crate) fn capture_logs() -> (
     tracing::subscriber::DefaultGuard,
     std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
 ) {
@@ -388,12 +390,12 @@ pub fn capture_logs() -> (
     (tracing::subscriber::set_default(subscriber), buffer)
 }
 
-pub fn logged(buffer: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>) -> String {
+pub(crate) fn logged(buffer: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>) -> String {
     String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()
 }
 
 /// Reads a `text/event-stream` response one event at a time, skipping comments.
-pub struct EventReader {
+pub(crate) struct EventReader {
     response: reqwest::Response,
     buffer: String,
 }
@@ -408,7 +410,7 @@ impl From<reqwest::Response> for EventReader {
 }
 
 impl EventReader {
-    pub async fn connect(app: &TestApp) -> EventReader {
+    pub(crate) async fn connect(app: &TestApp) -> EventReader {
         let response = app
             .http
             .get(app.url("/now-playing/events"))
@@ -423,7 +425,7 @@ impl EventReader {
     }
 
     /// The next event's name and data; `None` when the stream ended.
-    pub async fn next(&mut self) -> Option<(String, Value)> {
+    pub(crate) async fn next(&mut self) -> Option<(String, Value)> {
         tokio::time::timeout(Duration::from_secs(10), self.read())
             .await
             .expect("an event within 10 s")
@@ -457,7 +459,7 @@ impl EventReader {
 
 /// Waits (on real time, up to 5 s) until `done` holds: for effects in the server that
 /// follow a client's action, such as a dropped connection being noticed.
-pub async fn eventually<F, Fut>(what: &str, done: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, done: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,

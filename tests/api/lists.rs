@@ -14,11 +14,11 @@ use crate::helpers::*;
 use crate::spotify_mock::*;
 use crate::token_lifecycle::{admin_config, basic};
 
-pub const HISTORY: &str = include_str!("../fixtures/spotify/recently_played_page.json");
-pub const TOP_TRACKS: &str = include_str!("../fixtures/spotify/top_tracks.json");
-pub const TOP_ARTISTS: &str = include_str!("../fixtures/spotify/top_artists.json");
-pub const TOP_TRACKS_PATH: &str = "/v1/me/top/tracks";
-pub const TOP_ARTISTS_PATH: &str = "/v1/me/top/artists";
+pub(crate) const HISTORY: &str = include_str!("../fixtures/spotify/recently_played_page.json");
+pub(crate) const TOP_TRACKS: &str = include_str!("../fixtures/spotify/top_tracks.json");
+pub(crate) const TOP_ARTISTS: &str = include_str!("../fixtures/spotify/top_artists.json");
+pub(crate) const TOP_TRACKS_PATH: &str = "/v1/me/top/tracks";
+pub(crate) const TOP_ARTISTS_PATH: &str = "/v1/me/top/artists";
 
 /// Far below the 5 s call deadline and the delays below: an answer this fast did not wait
 /// for Spotify.
@@ -31,7 +31,7 @@ fn top_path(kind: TopKind) -> &'static str {
     }
 }
 
-pub fn top_body(kind: TopKind) -> &'static str {
+pub(crate) fn top_body(kind: TopKind) -> &'static str {
     match kind {
         TopKind::Tracks => TOP_TRACKS,
         TopKind::Artists => TOP_ARTISTS,
@@ -39,7 +39,7 @@ pub fn top_body(kind: TopKind) -> &'static str {
 }
 
 /// Calls Spotify received on `path` with `time_range` = `range`.
-pub async fn calls_for(app: &TestApp, kind: TopKind, range: TopRange) -> usize {
+pub(crate) async fn calls_for(app: &TestApp, kind: TopKind, range: TopRange) -> usize {
     app.spotify
         .received_requests()
         .await
@@ -72,7 +72,7 @@ fn changed(body: &str, change: impl FnOnce(&mut Value)) -> String {
     value.to_string()
 }
 
-pub fn header(response: &reqwest::Response, name: &str) -> String {
+pub(crate) fn header(response: &reqwest::Response, name: &str) -> String {
     response
         .headers()
         .get(name)
@@ -123,7 +123,7 @@ async fn mount_every_list(spotify: &MockServer, times: u64) {
     }
 }
 
-pub async fn spotify_calls(app: &TestApp) -> (usize, usize) {
+pub(crate) async fn spotify_calls(app: &TestApp) -> (usize, usize) {
     let top = app.calls_to(TOP_TRACKS_PATH).await + app.calls_to(TOP_ARTISTS_PATH).await;
     (app.calls_to(RECENTLY_PLAYED).await, top)
 }

@@ -21,44 +21,44 @@ use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate, Times};
 use crate::helpers::{CURRENTLY_PLAYING, RECENTLY_PLAYED, TOKEN, TOKEN_PATH};
 
 /// A `200` with `body` as JSON.
-pub fn json(body: &str) -> ResponseTemplate {
+pub(crate) fn json(body: &str) -> ResponseTemplate {
     json_status(200, body)
 }
 
 /// A `status` with `body` as JSON.
-pub fn json_status(status: u16, body: &str) -> ResponseTemplate {
+pub(crate) fn json_status(status: u16, body: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_raw(body.as_bytes().to_vec(), "application/json")
 }
 
 /// `POST /api/token`: refreshes and authorization code exchanges alike (tell them apart with
 /// [`Request::form`]).
-pub fn on_token(spotify: &MockServer) -> Request<'_> {
+pub(crate) fn on_token(spotify: &MockServer) -> Request<'_> {
     Request::new(spotify, "POST", TOKEN_PATH)
 }
 
 /// `GET /v1/me/player/currently-playing`, whatever the query.
-pub fn on_playing(spotify: &MockServer) -> Request<'_> {
+pub(crate) fn on_playing(spotify: &MockServer) -> Request<'_> {
     Request::new(spotify, "GET", CURRENTLY_PLAYING)
 }
 
 /// `GET /v1/me/player/recently-played`, whatever the query.
-pub fn on_recent(spotify: &MockServer) -> Request<'_> {
+pub(crate) fn on_recent(spotify: &MockServer) -> Request<'_> {
     Request::new(spotify, "GET", RECENTLY_PLAYED)
 }
 
 /// `GET /v1/me/top/{kind}?time_range={range}_term`, whatever the `limit`.
-pub fn on_top(spotify: &MockServer, kind: TopKind, range: TopRange) -> Request<'_> {
+pub(crate) fn on_top(spotify: &MockServer, kind: TopKind, range: TopRange) -> Request<'_> {
     Request::new(spotify, "GET", &format!("/v1/me/top/{}", kind.path()))
         .query("time_range", range.time_range())
 }
 
 /// `GET` of one image on the image host, by its path (`/image/{id}`).
-pub fn on_image<'a>(spotify: &'a MockServer, image_path: &str) -> Request<'a> {
+pub(crate) fn on_image<'a>(spotify: &'a MockServer, image_path: &str) -> Request<'a> {
     Request::new(spotify, "GET", image_path)
 }
 
 /// `GET` of any image on the image host.
-pub fn on_any_image(spotify: &MockServer) -> Request<'_> {
+pub(crate) fn on_any_image(spotify: &MockServer) -> Request<'_> {
     Request {
         spotify,
         mock: Mock::given(method("GET")).and(path_regex("^/image/")),
@@ -67,12 +67,12 @@ pub fn on_any_image(spotify: &MockServer) -> Request<'_> {
 }
 
 /// The token endpoint answering a refresh, expected `times` times.
-pub async fn mount_token(spotify: &MockServer, times: u64) {
+pub(crate) async fn mount_token(spotify: &MockServer, times: u64) {
     on_token(spotify).respond(json(TOKEN)).expect(times).await;
 }
 
 /// `currently-playing?additional_types=track,episode` answering `body`, expected `times` times.
-pub async fn mount_playing(spotify: &MockServer, body: &str, times: u64) {
+pub(crate) async fn mount_playing(spotify: &MockServer, body: &str, times: u64) {
     on_playing(spotify)
         .query("additional_types", "track,episode")
         .respond(json(body))
@@ -81,7 +81,7 @@ pub async fn mount_playing(spotify: &MockServer, body: &str, times: u64) {
 }
 
 /// `currently-playing` answering `body` to the first call only; later mocks take the rest.
-pub async fn mount_playing_once(spotify: &MockServer, body: &str) {
+pub(crate) async fn mount_playing_once(spotify: &MockServer, body: &str) {
     on_playing(spotify)
         .respond(json(body))
         .up_to_n_times(1)
@@ -89,13 +89,13 @@ pub async fn mount_playing_once(spotify: &MockServer, body: &str) {
 }
 
 /// `recently-played` answering `response`, expected `times` times.
-pub async fn mount_recent(spotify: &MockServer, response: ResponseTemplate, times: u64) {
+pub(crate) async fn mount_recent(spotify: &MockServer, response: ResponseTemplate, times: u64) {
     on_recent(spotify).respond(response).expect(times).await;
 }
 
 /// `recently-played?limit=50` (the list's one page) answering `response`, expected `times`
 /// times.
-pub async fn mount_history(spotify: &MockServer, response: ResponseTemplate, times: u64) {
+pub(crate) async fn mount_history(spotify: &MockServer, response: ResponseTemplate, times: u64) {
     on_recent(spotify)
         .query("limit", "50")
         .respond(response)
@@ -104,7 +104,7 @@ pub async fn mount_history(spotify: &MockServer, response: ResponseTemplate, tim
 }
 
 /// `top/{kind}?time_range={range}_term&limit=50` answering `response`, expected `times` times.
-pub async fn mount_top(
+pub(crate) async fn mount_top(
     spotify: &MockServer,
     kind: TopKind,
     range: TopRange,
@@ -120,7 +120,7 @@ pub async fn mount_top(
 
 /// A request to the mock Spotify that a mock will answer: one endpoint, narrowed further by
 /// query, header and form-body matchers.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     spotify: &'a MockServer,
     mock: MockBuilder,
     /// What the mock matches, for the message when a count fails.
@@ -137,7 +137,7 @@ impl<'a> Request<'a> {
     }
 
     /// Only with the query parameter `key` = `value`.
-    pub fn query(self, key: &str, value: &str) -> Self {
+    pub(crate) fn query(self, key: &str, value: &str) -> Self {
         let separator = if self.name.contains('?') { '&' } else { '?' };
         Request {
             name: format!("{}{separator}{key}={value}", self.name),
@@ -147,7 +147,7 @@ impl<'a> Request<'a> {
     }
 
     /// Only with the header `name`: `value`.
-    pub fn header(self, name: &str, value: &str) -> Self {
+    pub(crate) fn header(self, name: &str, value: &str) -> Self {
         Request {
             mock: self.mock.and(header(name, value)),
             ..self
@@ -155,7 +155,7 @@ impl<'a> Request<'a> {
     }
 
     /// Only with a body containing `key=value` (`value` URL-encoded, as in the form sent).
-    pub fn form(self, key: &str, value: &str) -> Self {
+    pub(crate) fn form(self, key: &str, value: &str) -> Self {
         Request {
             name: format!("{} [{key}={value}]", self.name),
             mock: self
@@ -166,7 +166,7 @@ impl<'a> Request<'a> {
     }
 
     /// Answered with `response`.
-    pub fn respond(self, response: ResponseTemplate) -> Stub<'a> {
+    pub(crate) fn respond(self, response: ResponseTemplate) -> Stub<'a> {
         Stub {
             spotify: self.spotify,
             mock: self.mock.respond_with(response).named(self.name),
@@ -176,14 +176,14 @@ impl<'a> Request<'a> {
 
 /// A mock ready to mount; `.await` mounts it on the mock Spotify.
 #[must_use = "a mock is mounted only when awaited"]
-pub struct Stub<'a> {
+pub(crate) struct Stub<'a> {
     spotify: &'a MockServer,
     mock: Mock,
 }
 
 impl Stub<'_> {
     /// Checks, when the mock Spotify drops, that the mock answered `times` calls.
-    pub fn expect(self, times: impl Into<Times>) -> Self {
+    pub(crate) fn expect(self, times: impl Into<Times>) -> Self {
         Stub {
             mock: self.mock.expect(times),
             ..self
@@ -191,7 +191,7 @@ impl Stub<'_> {
     }
 
     /// Answers only the first `n` matching calls; later mocks take the rest.
-    pub fn up_to_n_times(self, n: u64) -> Self {
+    pub(crate) fn up_to_n_times(self, n: u64) -> Self {
         Stub {
             mock: self.mock.up_to_n_times(n),
             ..self

@@ -11,7 +11,7 @@ use wiremock::MockServer;
 use crate::helpers::*;
 use crate::spotify_mock::*;
 
-pub fn token_file_with(
+pub(crate) fn token_file_with(
     dir: &std::path::Path,
     token: &str,
     obtained_at: Option<DateTime<Utc>>,
@@ -22,7 +22,7 @@ pub fn token_file_with(
 }
 
 /// The configuration `Settings::resolve` makes of the environment token plus `TOKEN_FILE`.
-pub fn resolve_with_file(file: &std::path::Path, spotify: &MockServer) -> Config {
+pub(crate) fn resolve_with_file(file: &std::path::Path, spotify: &MockServer) -> Config {
     let settings = now_playing::config::Settings {
         spotify: now_playing::config::SpotifySettings {
             client_id: Some(CLIENT_ID.into()),
@@ -41,7 +41,12 @@ pub fn resolve_with_file(file: &std::path::Path, spotify: &MockServer) -> Config
     settings.resolve(false).unwrap()
 }
 
-pub async fn mount_refresh(spotify: &MockServer, refresh_token: &str, body: &str, times: u64) {
+pub(crate) async fn mount_refresh(
+    spotify: &MockServer,
+    refresh_token: &str,
+    body: &str,
+    times: u64,
+) {
     on_token(spotify)
         .form("refresh_token", refresh_token)
         .respond(json(body))
@@ -226,7 +231,7 @@ async fn after_invalid_grant_a_token_put_into_the_token_file_is_tried_within_a_m
 }
 
 /// An authorization time whose six-month expiry is `days` after the manual clock's start.
-pub fn expiring_in_days(days: i64) -> DateTime<Utc> {
+pub(crate) fn expiring_in_days(days: i64) -> DateTime<Utc> {
     let expires: DateTime<Utc> = start_time() + chrono::Duration::days(days);
     expires.checked_sub_months(chrono::Months::new(6)).unwrap()
 }
@@ -336,7 +341,7 @@ async fn readyz_says_upstream_while_spotify_fails() {
     assert_eq!(body["reason"], "upstream");
 }
 
-pub fn admin_config(spotify: &MockServer) -> Config {
+pub(crate) fn admin_config(spotify: &MockServer) -> Config {
     let mut config = test_config(spotify);
     config.admin = Some(AdminConfig {
         token: ADMIN_TOKEN.to_owned().into(),
@@ -345,7 +350,7 @@ pub fn admin_config(spotify: &MockServer) -> Config {
     config
 }
 
-pub fn basic(password: &str) -> String {
+pub(crate) fn basic(password: &str) -> String {
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("owner:{password}"))
@@ -456,7 +461,7 @@ async fn the_basic_scheme_name_is_matched_without_regard_to_case() {
 }
 
 /// The `state` sent to Spotify and the cookie set in the owner's browser by `/auth/login`.
-pub async fn login_state(app: &TestApp) -> (String, String) {
+pub(crate) async fn login_state(app: &TestApp) -> (String, String) {
     let response = login(app, Some(ADMIN_TOKEN)).await;
     let location = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
     let state = location
@@ -477,7 +482,7 @@ pub async fn login_state(app: &TestApp) -> (String, String) {
 }
 
 /// The browser coming back from Spotify, with or without the login cookie.
-pub async fn callback(app: &TestApp, query: &str, cookie: Option<&str>) -> (u16, String) {
+pub(crate) async fn callback(app: &TestApp, query: &str, cookie: Option<&str>) -> (u16, String) {
     let mut request = app.http.get(app.url(&format!("/auth/callback?{query}")));
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);

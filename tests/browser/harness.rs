@@ -19,14 +19,16 @@ use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
 
-pub use mock_spotify::fixtures::{EPISODE, EPISODE_TITLE, TRACK, TRACK_ARTISTS, TRACK_TITLE};
-pub use mock_spotify::payloads::track_with;
+pub(crate) use mock_spotify::fixtures::{
+    EPISODE, EPISODE_TITLE, TRACK, TRACK_ARTISTS, TRACK_TITLE,
+};
+pub(crate) use mock_spotify::payloads::track_with;
 
 /// `CACHE_TTL` of the application under test.
-pub const CACHE_TTL: Duration = Duration::from_secs(1);
+pub(crate) const CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// How long a first page load may take to show the widget (a cold Chromium is slow).
-pub const LOAD_DEADLINE: Duration = Duration::from_secs(15);
+pub(crate) const LOAD_DEADLINE: Duration = Duration::from_secs(15);
 
 /// How often a condition in the page is looked at again.
 const POLL: Duration = Duration::from_millis(100);
@@ -39,7 +41,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The mock Spotify (`tests/support`), answering `playing` to `currently-playing` until
 /// told otherwise with `set_playing`, which takes effect at once.
-pub async fn spotify_playing(playing: &str) -> MockSpotify {
+pub(crate) async fn spotify_playing(playing: &str) -> MockSpotify {
     let spotify = MockSpotify::start().await;
     spotify.set_playing(playing);
     spotify
@@ -49,13 +51,13 @@ pub async fn spotify_playing(playing: &str) -> MockSpotify {
 // The application
 
 /// The application on a port of its own, stopped when dropped.
-pub struct App {
+pub(crate) struct App {
     port: u16,
     shutdown: CancellationToken,
 }
 
 impl App {
-    pub async fn spawn(spotify: &MockSpotify) -> App {
+    pub(crate) async fn spawn(spotify: &MockSpotify) -> App {
         // Through the settings, as `serve` reads them: fields added later keep their
         // defaults here.
         let uri = spotify.url();
@@ -84,11 +86,11 @@ impl App {
         App { port, shutdown }
     }
 
-    pub fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin())
     }
 }
@@ -108,14 +110,14 @@ type Pages = Arc<Mutex<Vec<(String, String)>>>;
 /// A tiny web server on another port, hence another origin (`127.0.0.1:A` and
 /// `127.0.0.1:B` are different origins), serving fixed HTML pages: a blog embedding the
 /// widget.
-pub struct OtherOrigin {
+pub(crate) struct OtherOrigin {
     port: u16,
     pages: Pages,
     shutdown: CancellationToken,
 }
 
 impl OtherOrigin {
-    pub async fn start() -> OtherOrigin {
+    pub(crate) async fn start() -> OtherOrigin {
         let pages = Pages::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -139,7 +141,7 @@ impl OtherOrigin {
     }
 
     /// Serves `html` at `path` (exact path, no query).
-    pub fn page(&self, path: &str, html: &str) -> String {
+    pub(crate) fn page(&self, path: &str, html: &str) -> String {
         self.pages
             .lock()
             .unwrap()
@@ -147,11 +149,11 @@ impl OtherOrigin {
         self.url(path)
     }
 
-    pub fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin())
     }
 }
@@ -178,7 +180,7 @@ async fn serve_page(State(pages): State<Pages>, OriginalUri(uri): OriginalUri) -
 }
 
 /// A blog page on another origin with the widget in an `<iframe id="np">`.
-pub fn blog_with_iframe(app: &App, query: &str) -> String {
+pub(crate) fn blog_with_iframe(app: &App, query: &str) -> String {
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>A blog on another origin</title></head>
@@ -200,7 +202,7 @@ pub fn blog_with_iframe(app: &App, query: &str) -> String {
 /// chromedriver runs in a process group of its own, so that dropping this (test over,
 /// or a failed assertion unwinding) kills chromedriver and every Chromium process it
 /// started.
-pub struct Browser {
+pub(crate) struct Browser {
     pub client: Client,
     driver: Driver,
 }
@@ -226,12 +228,12 @@ impl Drop for Driver {
 
 impl Browser {
     /// Chromium with JavaScript on.
-    pub async fn start() -> Browser {
+    pub(crate) async fn start() -> Browser {
         Browser::start_with_prefs(json!({})).await
     }
 
     /// Chromium with JavaScript switched off by policy.
-    pub async fn start_without_javascript() -> Browser {
+    pub(crate) async fn start_without_javascript() -> Browser {
         Browser::start_with_prefs(json!({
             "profile.managed_default_content_settings.javascript": 2
         }))
@@ -330,7 +332,7 @@ impl Browser {
     }
 
     /// Runs `script` (a function body: `return ...`) in the current frame.
-    pub async fn js(&self, script: &str) -> Value {
+    pub(crate) async fn js(&self, script: &str) -> Value {
         self.client
             .execute(script, vec![])
             .await
@@ -338,7 +340,7 @@ impl Browser {
     }
 
     /// Saves a PNG of the viewport as `target/browser-screenshots/{name}`.
-    pub async fn screenshot(&self, name: &str) -> PathBuf {
+    pub(crate) async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.expect("a screenshot");
         assert!(
             png.starts_with(b"\x89PNG\r\n\x1a\n"),
@@ -352,7 +354,7 @@ impl Browser {
     }
 
     /// Fails if a JavaScript dialog (alert, confirm, prompt) is open.
-    pub async fn assert_no_alert(&self) {
+    pub(crate) async fn assert_no_alert(&self) {
         match self.client.get_alert_text().await {
             Ok(text) => panic!("a JavaScript dialog is open, saying {text:?}: a script ran"),
             Err(e) if e.is_no_such_alert() => {}
@@ -361,7 +363,7 @@ impl Browser {
     }
 
     /// Ends the session, then chromedriver and its Chromium.
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         let Browser { client, driver } = self;
         let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
         drop(driver);
@@ -391,7 +393,7 @@ async fn wait_until_ready(webdriver: &str) {
 }
 
 /// `target/browser-screenshots/`, created if needed.
-pub fn screenshot_dir() -> PathBuf {
+pub(crate) fn screenshot_dir() -> PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
     std::fs::create_dir_all(&dir).expect("the screenshot directory can be created");
     dir
@@ -399,7 +401,11 @@ pub fn screenshot_dir() -> PathBuf {
 
 /// Looks at `probe` every 100 ms until it gives `Ok`, and returns that with how long it
 /// took; after `deadline` fails with `what` and the last thing seen.
-pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut probe: F) -> (T, Duration)
+pub(crate) async fn eventually<T, F, Fut>(
+    what: &str,
+    deadline: Duration,
+    mut probe: F,
+) -> (T, Duration)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, String>>,
@@ -418,7 +424,7 @@ where
 }
 
 /// A JSON string's text, or the whole value printed.
-pub fn text(value: &Value) -> String {
+pub(crate) fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -436,7 +442,7 @@ fn unique() -> String {
 }
 
 /// What the widget in the current frame shows.
-pub const WIDGET_JS: &str = r#"
+pub(crate) const WIDGET_JS: &str = r#"
     var np = document.querySelector("div.np[data-np]");
     if (!np) return null;
     var title = np.querySelector(".np-title");
@@ -453,7 +459,7 @@ pub const WIDGET_JS: &str = r#"
 
 /// Waits until the widget in the current frame shows `title`; returns what it shows and
 /// how long that took.
-pub async fn wait_for_title(
+pub(crate) async fn wait_for_title(
     browser: &Browser,
     title: &str,
     deadline: Duration,

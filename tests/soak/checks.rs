@@ -13,7 +13,7 @@ use crate::{
 use mock_spotify::{Answer, Call, Endpoint, Fault};
 
 /// Everything the run produced.
-pub struct Run<'a> {
+pub(crate) struct Run<'a> {
     pub phases: &'a [PhaseRun],
     pub samples: &'a [Sample],
     pub calls: &'a [Call],
@@ -108,7 +108,7 @@ fn expect_name(e: Expect, may_be_unavailable: bool) -> String {
 }
 
 /// Runs every check; returns the failed ones, described.
-pub fn verify(run: &Run) -> Vec<String> {
+pub(crate) fn verify(run: &Run) -> Vec<String> {
     let mut a = Check::new(
         "(a) /now-playing answers 200 with the document or 503 `unavailable` with a code that fits the phase; /embed always 200 HTML",
     );
@@ -486,7 +486,7 @@ fn counts(labels: impl Iterator<Item = String>) -> String {
 }
 
 /// A few lines per phase, for a person reading CI output.
-pub fn print_summary(run: &Run) {
+pub(crate) fn print_summary(run: &Run) {
     println!();
     println!(
         "soak summary: {} requests in {}, {} Spotify calls seen by the mock, {} request log lines",

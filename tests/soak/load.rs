@@ -10,13 +10,13 @@ use tokio_util::sync::CancellationToken;
 use mock_spotify::fixtures::TRACK_TITLE;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     Json,
     Embed,
 }
 
 impl Route {
-    pub fn path(self) -> &'static str {
+    pub(crate) fn path(self) -> &'static str {
         match self {
             Route::Json => "/now-playing",
             Route::Embed => "/embed",
@@ -26,14 +26,14 @@ impl Route {
 
 /// `error.code` of a 503 document (SPEC section 5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Code {
+pub(crate) enum Code {
     SpotifyAuth,
     RateLimited,
     Upstream,
 }
 
 impl Code {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Code::SpotifyAuth => "spotify_auth",
             Code::RateLimited => "rate_limited",
@@ -44,7 +44,7 @@ impl Code {
 
 /// What one response showed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// 200, the track, `stale: false` (for `/embed`: the card without `np-stale`).
     Fresh,
     /// 200, the track, `stale: true` (for `/embed`: the card with `np-stale`).
@@ -57,7 +57,7 @@ pub enum Outcome {
 }
 
 #[derive(Clone, Debug)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// When the request was sent, from the test's epoch.
     pub at: Duration,
     pub route: Route,
@@ -70,14 +70,14 @@ pub struct Sample {
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One viewer: its route, the URL and its own HTTP client (so its own connection).
-pub struct Viewer {
+pub(crate) struct Viewer {
     route: Route,
     url: String,
     http: reqwest::Client,
 }
 
 /// `count` viewers, alternately on `/now-playing` and `/embed`.
-pub fn viewers(count: usize, base_url: &str) -> Vec<Viewer> {
+pub(crate) fn viewers(count: usize, base_url: &str) -> Vec<Viewer> {
     (0..count)
         .map(|i| {
             let route = if i % 2 == 0 {
@@ -99,7 +99,7 @@ pub fn viewers(count: usize, base_url: &str) -> Vec<Viewer> {
 
 /// Starts every viewer, each pausing `pause` (plus a little, so that they do not move in
 /// lockstep) between requests, until `stop`; each task returns its samples.
-pub fn spawn(
+pub(crate) fn spawn(
     viewers: Vec<Viewer>,
     pause: Duration,
     epoch: Instant,

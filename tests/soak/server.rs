@@ -14,14 +14,14 @@ use tokio::process::{Child, Command};
 
 /// A Spotify call as the server logged it ("spotify call" lines), timed when the line was read.
 #[derive(Clone, Debug)]
-pub struct LoggedCall {
+pub(crate) struct LoggedCall {
     pub at: Duration,
     pub endpoint: String,
     pub outcome: String,
 }
 
 #[derive(Default)]
-pub struct Logs {
+pub(crate) struct Logs {
     /// Every line except the one-per-request lines, with when it was read.
     pub lines: Vec<(Duration, String)>,
     pub request_lines: u64,
@@ -30,7 +30,7 @@ pub struct Logs {
     pub calls: Vec<LoggedCall>,
 }
 
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     pub pid: u32,
     pub port: u16,
@@ -41,7 +41,7 @@ pub struct Server {
 impl Server {
     /// Starts `now-playing serve` in an empty directory (no `.env`) with only `env` (and
     /// `PATH`), JSON logs and port 0, and waits for its "listening" line.
-    pub async fn start(env: &[(&str, String)], epoch: Instant) -> Server {
+    pub(crate) async fn start(env: &[(&str, String)], epoch: Instant) -> Server {
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("soak-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -112,17 +112,17 @@ impl Server {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     /// Whether the process is still running.
-    pub fn alive(&mut self) -> bool {
+    pub(crate) fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Sends SIGTERM and waits up to `limit` for the process to exit and its log to end.
-    pub async fn terminate(mut self, limit: Duration) -> (Option<ExitStatus>, Duration) {
+    pub(crate) async fn terminate(mut self, limit: Duration) -> (Option<ExitStatus>, Duration) {
         let started = Instant::now();
         let sent = std::process::Command::new("kill")
             .args(["-TERM", &self.pid.to_string()])
@@ -145,7 +145,7 @@ impl Server {
 }
 
 /// `VmRSS` and `VmHWM` of process `pid` in KiB, while it exists.
-pub fn memory(pid: u32) -> Option<(u64, u64)> {
+pub(crate) fn memory(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
         status

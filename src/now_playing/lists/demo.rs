@@ -53,7 +53,7 @@ const ARTISTS: [SampleArtist; 10] = [
 const PLAYED_MINUTES_AGO: [i64; 10] = [3, 8, 15, 21, 44, 67, 125, 131, 262, 1_390];
 
 /// The sample list `id` as fetched at `now`.
-pub fn list(id: ListId, now: DateTime<Utc>) -> List {
+pub(crate) fn list(id: ListId, now: DateTime<Utc>) -> List {
     let entries: Vec<Entry> = match id {
         ListId::RecentlyPlayed => PLAYED_MINUTES_AGO
             .iter()

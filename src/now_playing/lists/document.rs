@@ -12,7 +12,7 @@ use crate::spotify::lists::TopRange;
 
 /// The JSON of a list route.
 #[derive(Serialize)]
-pub struct ListDocument<'a> {
+pub(crate) struct ListDocument<'a> {
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub range: Option<&'static str>,
@@ -24,19 +24,19 @@ pub struct ListDocument<'a> {
 
 /// The JSON body of a list's 503.
 #[derive(Serialize)]
-pub struct ListErrorDocument<'a> {
+pub(crate) struct ListErrorDocument<'a> {
     pub error: ListErrorBody<'a>,
 }
 
 #[derive(Serialize)]
-pub struct ListErrorBody<'a> {
+pub(crate) struct ListErrorBody<'a> {
     pub code: ListErrorCode,
     pub message: &'a str,
 }
 
 impl List {
     /// The JSON document showing the first `limit` entries.
-    pub fn document(&self, limit: usize) -> ListDocument<'_> {
+    pub(crate) fn document(&self, limit: usize) -> ListDocument<'_> {
         ListDocument {
             kind: self.id.kind(),
             range: self.id.range().map(TopRange::name),
@@ -48,7 +48,7 @@ impl List {
 }
 
 impl ListUnavailable {
-    pub fn document(&self) -> ListErrorDocument<'_> {
+    pub(crate) fn document(&self) -> ListErrorDocument<'_> {
         ListErrorDocument {
             error: ListErrorBody {
                 code: self.code,

@@ -1,15 +1,16 @@
 //! The lists beyond this minute (SPEC 10): recently played, and top tracks and artists per
 //! range. Our model of them ([`model`]) and their JSON ([`document`]), one shared cache per
-//! list ([`service`]) serving [`ListSnapshot`]s and the [`ListPage`] widgets render
+//! list ([`service`]) serving [`ListSnapshot`]s
 //! ([`snapshot`]), and demo mode's sample lists ([`demo`]).
 
-pub mod demo;
-pub mod document;
-pub mod model;
-pub mod service;
-pub mod snapshot;
+pub(crate) mod demo;
+pub(crate) mod document;
+pub(crate) mod model;
+pub(crate) mod service;
+pub(crate) mod snapshot;
 
 pub use crate::spotify::lists::{TopKind, TopRange};
-pub use model::{Entry, List, ListErrorCode, ListId, ListUnavailable, ListView, Position, Subject};
-pub use service::{ListOptions, ListsService};
-pub use snapshot::{ListPage, ListSnapshot};
+pub use model::ListId;
+pub(crate) use model::{ListErrorCode, ListView};
+pub(crate) use service::{ListOptions, ListsService};
+pub(crate) use snapshot::ListSnapshot;

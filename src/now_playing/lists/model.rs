@@ -100,7 +100,7 @@ impl ListId {
     }
 
     /// The period in words, for top lists: `last 4 weeks`, `last 6 months`, `last year`.
-    pub fn period(self) -> Option<&'static str> {
+    pub(crate) fn period(self) -> Option<&'static str> {
         self.range().map(|range| match range {
             TopRange::Short => "last 4 weeks",
             TopRange::Medium => "last 6 months",
@@ -111,7 +111,7 @@ impl ListId {
 
 /// A fetched list.
 #[derive(Debug, Clone, PartialEq)]
-pub struct List {
+pub(crate) struct List {
     pub id: ListId,
     /// Everything Spotify gave (up to 50), newest or highest ranked first; viewers' `limit`
     /// only cuts what is shown.
@@ -123,14 +123,14 @@ pub struct List {
 
 impl List {
     /// The first `limit` entries.
-    pub fn first(&self, limit: usize) -> &[Entry] {
+    pub(crate) fn first(&self, limit: usize) -> &[Entry] {
         &self.entries[..limit.min(self.entries.len())]
     }
 }
 
 /// One line of a list.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub position: Position,
     pub subject: Subject,
     /// The image closest to 64 px wide, on Spotify's image hosts, for a widget's row; the
@@ -140,21 +140,21 @@ pub struct Entry {
 
 /// Where an entry stands: its rank in a top list, or when it was played.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Position {
+pub(crate) enum Position {
     /// 1 for the most listened.
     Rank(u32),
     PlayedAt(Option<DateTime<Utc>>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Subject {
+pub(crate) enum Subject {
     /// The `item` of SPEC 5.
     Track(Item),
     Artist(Artist),
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Artist {
+pub(crate) struct Artist {
     pub name: String,
     /// Only `https` on Spotify's hosts, else `None`.
     pub url: Option<String>,
@@ -164,14 +164,14 @@ pub struct Artist {
 }
 
 impl Entry {
-    pub fn rank(&self) -> Option<u32> {
+    pub(crate) fn rank(&self) -> Option<u32> {
         match self.position {
             Position::Rank(rank) => Some(rank),
             Position::PlayedAt(_) => None,
         }
     }
 
-    pub fn played_at(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn played_at(&self) -> Option<DateTime<Utc>> {
         match self.position {
             Position::PlayedAt(at) => at,
             Position::Rank(_) => None,
@@ -179,7 +179,7 @@ impl Entry {
     }
 
     /// The track, when this entry is one.
-    pub fn item(&self) -> Option<&Item> {
+    pub(crate) fn item(&self) -> Option<&Item> {
         match &self.subject {
             Subject::Track(item) => Some(item),
             Subject::Artist(_) => None,
@@ -187,7 +187,7 @@ impl Entry {
     }
 
     /// The track's title or the artist's name.
-    pub fn title(&self) -> &str {
+    pub(crate) fn title(&self) -> &str {
         match &self.subject {
             Subject::Track(item) => &item.title,
             Subject::Artist(artist) => &artist.name,
@@ -195,7 +195,7 @@ impl Entry {
     }
 
     /// The track's artists, or the artist's first genres, for the line under the title.
-    pub fn subtitle(&self) -> String {
+    pub(crate) fn subtitle(&self) -> String {
         match &self.subject {
             Subject::Track(item) => item.artist_line(),
             Subject::Artist(artist) => artist
@@ -208,7 +208,7 @@ impl Entry {
         }
     }
 
-    pub fn url(&self) -> Option<&str> {
+    pub(crate) fn url(&self) -> Option<&str> {
         match &self.subject {
             Subject::Track(item) => item.url.as_deref(),
             Subject::Artist(artist) => artist.url.as_deref(),
@@ -216,7 +216,7 @@ impl Entry {
     }
 
     /// Recently played tracks, newest first; entries that are not tracks are left out.
-    pub fn from_history(history: Vec<PlayHistory>) -> Vec<Entry> {
+    pub(crate) fn from_history(history: Vec<PlayHistory>) -> Vec<Entry> {
         let mut entries: Vec<Entry> = history
             .into_iter()
             .filter_map(|h| {
@@ -234,7 +234,7 @@ impl Entry {
     }
 
     /// Top tracks in Spotify's order, ranked from 1.
-    pub fn from_top_tracks(items: Vec<types::Item>) -> Vec<Entry> {
+    pub(crate) fn from_top_tracks(items: Vec<types::Item>) -> Vec<Entry> {
         items
             .into_iter()
             .filter_map(|track| {
@@ -251,7 +251,7 @@ impl Entry {
     }
 
     /// Top artists in Spotify's order, ranked from 1; an artist without a name is left out.
-    pub fn from_top_artists(artists: Vec<FullArtist>) -> Vec<Entry> {
+    pub(crate) fn from_top_artists(artists: Vec<FullArtist>) -> Vec<Entry> {
         artists
             .into_iter()
             .filter_map(|artist| {
@@ -272,7 +272,7 @@ impl Entry {
 }
 
 impl Artist {
-    pub fn from_spotify(artist: FullArtist) -> Option<Self> {
+    pub(crate) fn from_spotify(artist: FullArtist) -> Option<Self> {
         let name = clean(artist.name.as_deref().unwrap_or(""));
         if name.is_empty() {
             return None;
@@ -300,7 +300,7 @@ impl Artist {
 
 /// What a list route serves: the list, or why there is none.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ListView {
+pub(crate) enum ListView {
     Ok(List),
     Unavailable(ListUnavailable),
 }
@@ -308,7 +308,7 @@ pub enum ListView {
 /// No list can be served: the scope is missing, the credentials are dead, or Spotify has
 /// failed past `STALE_MAX`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ListUnavailable {
+pub(crate) struct ListUnavailable {
     pub code: ListErrorCode,
     /// For the owner: what failed and, for a missing scope, the command that grants it.
     pub message: String,
@@ -317,7 +317,7 @@ pub struct ListUnavailable {
 /// The `error.code` of a list's 503.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ListErrorCode {
+pub(crate) enum ListErrorCode {
     /// Spotify answered 403: the owner did not grant the list's scope.
     MissingScope,
     SpotifyAuth,
@@ -328,7 +328,7 @@ pub enum ListErrorCode {
 impl ListUnavailable {
     /// A short line for viewers of a widget (a neutral card with HTTP 200), naming no
     /// command: they are not the owner.
-    pub fn notice(&self) -> &'static str {
+    pub(crate) fn notice(&self) -> &'static str {
         match self.code {
             ListErrorCode::MissingScope => "Not shared from Spotify yet",
             _ => "Spotify can't be reached right now",

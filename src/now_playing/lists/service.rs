@@ -24,24 +24,24 @@ use super::snapshot::ListSnapshot;
 use crate::clock::Clock;
 use crate::now_playing::model::Item;
 use crate::now_playing::service::RECENT_TTL;
-use crate::spotify::lists::{TopKind, TopRange};
+use crate::spotify::lists::TopKind;
 use crate::spotify::{SpotifyClient, SpotifyError};
 
 /// After a failure (other than a missing scope) a list is asked again after this long, or
 /// after `Retry-After` if that is longer: a failure is no answer to keep for a whole TTL.
-pub const FAILURE_RETRY: Duration = Duration::from_secs(60);
+pub(crate) const FAILURE_RETRY: Duration = Duration::from_secs(60);
 
 /// What the list caches need to know of the settings.
 #[derive(Debug, Clone, Copy)]
-pub struct ListOptions {
+pub(crate) struct ListOptions {
     /// `CACHE_TTL`: recently played is reused for this long if it is over a minute.
-    pub cache_ttl: Duration,
+    pub(crate) cache_ttl: Duration,
     /// `TOP_TTL`.
-    pub top_ttl: Duration,
+    pub(crate) top_ttl: Duration,
     /// `STALE_MAX`.
-    pub stale_max: Duration,
+    pub(crate) stale_max: Duration,
     /// `/auth/login` is enabled (`ADMIN_TOKEN`), so a missing scope can be granted there.
-    pub login: bool,
+    pub(crate) login: bool,
 }
 
 /// The seven list caches. Cheap to clone.
@@ -83,7 +83,7 @@ impl ListsService {
     /// The list caches, asking Spotify through `client` (the now-playing service's, so that
     /// the token and an app-wide `Retry-After` are shared), or serving sample data when
     /// there is none (demo mode).
-    pub fn new(options: ListOptions, client: Option<SpotifyClient>, clock: Clock) -> Self {
+    pub(crate) fn new(options: ListOptions, client: Option<SpotifyClient>, clock: Clock) -> Self {
         let upstream = match client {
             Some(client) => Upstream::Spotify(Box::new(client)),
             None => Upstream::Demo,
@@ -122,21 +122,11 @@ impl ListsService {
         }))
     }
 
-    /// The recently played tracks, newest first: [`Self::current`] of that list.
-    pub async fn recently_played(&self) -> Arc<ListSnapshot> {
-        self.current(ListId::RecentlyPlayed).await
-    }
-
-    /// The top tracks or artists over `range`: [`Self::current`] of that list.
-    pub async fn top(&self, kind: TopKind, range: TopRange) -> Arc<ListSnapshot> {
-        self.current(ListId::Top(kind, range)).await
-    }
-
     /// The state of `id` to serve now, without waiting for Spotify once it has answered for
     /// this list: a state older than the list's TTL is served as it is and starts the one
     /// background fetch, whose result goes to those who come after it. Only before the
     /// list's first answer does the caller wait, for a fetch shared with everyone waiting.
-    pub async fn current(&self, id: ListId) -> Arc<ListSnapshot> {
+    pub(crate) async fn current(&self, id: ListId) -> Arc<ListSnapshot> {
         let cached = self.latest(id);
         if self.0.clock.now() < cached.refresh_after {
             return cached;
@@ -151,7 +141,7 @@ impl ListsService {
     /// The state of `id` after the fetch that is due, if one is: waits for it (sharing the
     /// one in flight). For fetches that build on a list, such as the `recent` state, and
     /// for pollers that must see each new state; viewers use [`Self::current`].
-    pub async fn refreshed(&self, id: ListId) -> Arc<ListSnapshot> {
+    pub(crate) async fn refreshed(&self, id: ListId) -> Arc<ListSnapshot> {
         let cached = self.latest(id);
         if self.0.clock.now() < cached.refresh_after {
             return cached;
@@ -160,7 +150,7 @@ impl ListsService {
     }
 
     /// The last fetched state of `id`, fresh or not, without calling Spotify.
-    pub fn latest(&self, id: ListId) -> Arc<ListSnapshot> {
+    pub(crate) fn latest(&self, id: ListId) -> Arc<ListSnapshot> {
         Arc::clone(&self.0.caches[id.index()].latest.borrow())
     }
 
@@ -171,15 +161,15 @@ impl ListsService {
 
     /// How long one answer for `id` is reused: `max(60 s, CACHE_TTL)` for recently played,
     /// `TOP_TTL` for top lists. Also the `max-age` its routes send.
-    pub fn ttl(&self, id: ListId) -> Duration {
+    pub(crate) fn ttl(&self, id: ListId) -> Duration {
         self.0.ttl(id)
     }
 
-    pub fn clock(&self) -> &Clock {
+    pub(crate) fn clock(&self) -> &Clock {
         &self.0.clock
     }
 
-    pub fn is_demo(&self) -> bool {
+    pub(crate) fn is_demo(&self) -> bool {
         matches!(self.0.upstream, Upstream::Demo)
     }
 
@@ -187,7 +177,7 @@ impl ListsService {
     /// entry of the shared recently played list, after the fetch that is due (at most one a
     /// minute). `None` when there is none to show: nothing played, the scope is missing, or
     /// Spotify has failed for longer than `STALE_MAX`.
-    pub async fn last_played(&self) -> Option<(Item, Option<DateTime<Utc>>)> {
+    pub(crate) async fn last_played(&self) -> Option<(Item, Option<DateTime<Utc>>)> {
         let snapshot = self.refreshed(ListId::RecentlyPlayed).await;
         let ListView::Ok(list) = &snapshot.view else {
             return None;
