@@ -164,9 +164,9 @@ pub async fn run(args: CheckArgs) -> ExitCode {
     }
 }
 
-/// Which lists (SPEC 10) the granted `scope` allows, and what the others need. A missing
-/// list scope is a warning, not a failure: the lists are optional pages, and the footer
-/// works without them.
+/// Which lists (recently played, top tracks and artists) the granted `scope` allows, and what the
+/// others need. A missing list scope is a warning, not a failure: the lists are optional pages, and
+/// the footer works without them.
 fn lists_allowed(scope: &str) -> Vec<String> {
     let granted = |s: &str| scope.split_whitespace().any(|g| g == s);
     let lists = [

@@ -1,5 +1,6 @@
 //! Client connections: our own accept loop serving HTTP/1.1 with hyper, so that slow and
-//! half-open clients cannot take the server down (SPEC 9). A connection that has not sent
+//! half-open clients cannot take the server down (README: Slow clients and
+//! connection limits). A connection that has not sent
 //! a complete request head within `HEADER_TIMEOUT`, or idles that long between requests, is
 //! closed, and so is one whose client takes no bytes of a response for that long
 //! ([`watched`]); at most `MAX_CONNECTIONS` are open at once, and at the limit one whose

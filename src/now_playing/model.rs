@@ -1,4 +1,5 @@
-//! Our own model of what plays, the JSON document of SPEC section 5, and the normalisation
+//! Our own model of what plays, the JSON document of `/now-playing`
+//! (README: The JSON document), and the normalisation
 //! from Spotify's shapes into it. JSON, HTML, SVG and events all read this, never Spotify's JSON.
 
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -42,7 +42,7 @@ struct ListSnippets {
     json_url: String,
 }
 
-/// The lists (SPEC 10): id, heading, path.
+/// The lists the landing page shows: id, heading, path.
 const LISTS: [(&str, &str, &str); 3] = [
     ("recently-played", "Recently played", "/recently-played"),
     (

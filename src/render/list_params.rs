@@ -1,5 +1,5 @@
-//! The list parameters of SPEC 10, `limit` and `range`, for every form of a list. The
-//! widget parameters of section 4 are read beside them by [`super::params`]. Unknown
+//! The list parameters, `limit` and `range`, for every form of a list. The widget
+//! parameters (README: Widget parameters) are read beside them by [`super::params`]. Unknown
 //! parameters are ignored; a bad value of a known one is an error naming it and its
 //! allowed values.
 

@@ -1,7 +1,7 @@
-//! Representations of the lists (SPEC 10): the JSON documents, and [`ListRenders`], which
-//! keeps every representation of a list state (the JSON here; the fragment, the embed page
-//! and the SVG card too) so that each is rendered once per fetched state, `limit` and
-//! widget parameters, within the budget every memo shares. The memo is keyed by the state's
+//! Representations of the lists (recently played, top tracks and artists): the JSON documents, and
+//! [`ListRenders`], which keeps every representation of a list state (the JSON here; the fragment,
+//! the embed page and the SVG card too) so that each is rendered once per fetched state, `limit`
+//! and widget parameters, within the budget every memo shares. The memo is keyed by the state's
 //! generation, so the list caches know nothing of presentation.
 
 use std::collections::HashMap;
@@ -105,7 +105,7 @@ impl ListRenders {
     }
 }
 
-/// The JSON document of SPEC 10 with the first `limit` entries, or the 503 body
+/// The JSON document of a list with the first `limit` entries, or the 503 body
 /// `{"error":{"code":..,"message":..}}`.
 pub(crate) fn json(snapshot: &ListSnapshot, limit: usize) -> Rendered {
     let (status, body) = match &snapshot.view {

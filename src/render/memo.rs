@@ -311,7 +311,7 @@ impl Renders {
         }
     }
 
-    /// The JSON document of `snapshot` (SPEC 5), or its 503.
+    /// The JSON document of `snapshot` (README: The JSON document), or its 503.
     pub(crate) fn json(&self, snapshot: &Snapshot) -> Arc<Rendered> {
         let generation = snapshot.generation;
         match self.json.get(generation, Option::as_ref, || ()) {

@@ -169,7 +169,7 @@ pub(crate) enum Surface {
     Svg,
 }
 
-/// The JSON document of SPEC section 5, or the 503 body.
+/// The JSON document of `/now-playing` (README: The JSON document), or the 503 body.
 pub(crate) fn json(view: &View) -> Rendered {
     let (status, body) = match view {
         View::Ok(doc) => (StatusCode::OK, serde_json::to_vec(doc)),

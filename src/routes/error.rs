@@ -1,6 +1,6 @@
 //! [`ApiError`]: every error the HTTP surface answers itself, as one JSON shape,
 //! `{"error":{"code":..,"message":..}}`, never cached. Errors of the now-playing and list
-//! states are documents of their own (SPEC 5 and 10), rendered in `render`.
+//! states are documents of their own (README: The JSON document), rendered in `render`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

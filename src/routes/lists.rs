@@ -1,6 +1,6 @@
-//! `/recently-played`, `/top/tracks` and `/top/artists`: the lists as JSON (SPEC 10), from
-//! the shared list caches, with the list's own `Cache-Control`, a strong `ETag`, and CORS
-//! like `/now-playing`; and as widgets: the `.html` fragment, the `.svg` card and the
+//! `/recently-played`, `/top/tracks` and `/top/artists`: the lists as JSON (README: Beyond this
+//! minute), from the shared list caches, with the list's own `Cache-Control`, a strong `ETag`, and
+//! CORS like `/now-playing`; and as widgets: the `.html` fragment, the `.svg` card and the
 //! `/embed/...` page, always 200 (a neutral card when the list cannot be had).
 
 use std::collections::HashMap;

@@ -154,7 +154,8 @@ async fn observe(State(observer): State<Observer>, mut request: Request, next: N
     response
 }
 
-/// The client of a request, behind the trusted proxies (SPEC 9), as found by `observe`.
+/// The client of a request, behind the trusted proxies (README: Behind a reverse proxy or
+/// CDN), as found by `observe`.
 pub(crate) struct ClientOf(pub Client);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientOf {

@@ -16,7 +16,7 @@ use crate::state::AppState;
 /// The whole answer, at most.
 pub(crate) const DEADLINE: Duration = Duration::from_millis(3800);
 /// Waiting for the state, at most: only before Spotify's first answer, as no later fetch is
-/// waited for (SPEC 7). The placeholder state is drawn after that.
+/// waited for (stale-while-revalidate). The placeholder state is drawn after that.
 pub(crate) const STATE_WAIT: Duration = Duration::from_millis(2500);
 
 pub(crate) async fn card(

@@ -1,4 +1,5 @@
-//! At the edge of the internet (SPEC 9), against the real binary: half-open and idle
+//! At the edge of the internet (README: Slow clients and connection limits), against the
+//! real binary: half-open and idle
 //! connections are closed after `HEADER_TIMEOUT`, event streams are not, and at most
 //! `MAX_CONNECTIONS` are open at once, within the open-files limit, without starving
 //! other clients.

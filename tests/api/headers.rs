@@ -1,4 +1,4 @@
-//! Caching, validators, content security and CORS headers of SPEC section 4.
+//! Caching, validators, content security and CORS headers of the routes (README: Routes).
 
 use crate::helpers::*;
 use crate::spotify_mock::*;

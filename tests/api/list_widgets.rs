@@ -1,4 +1,4 @@
-//! The lists as widgets (SPEC 10 and 11): the `.html` fragment, the `.svg` card and the
+//! The lists as accessible widgets: the `.html` fragment, the `.svg` card and the
 //! `/embed/...` page of every list read the same list caches as the JSON, show `rank` or
 //! `played_at`, apply `limit` and `range`, and stay a neutral 200 card when a list cannot be had.
 

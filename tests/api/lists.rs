@@ -1,5 +1,5 @@
-//! The lists beyond this minute (SPEC 10) as JSON: exact shapes from realistic payloads,
-//! `limit` and `range`, one Spotify call per list and TTL whatever the traffic,
+//! The lists beyond this minute (README: Beyond this minute) as JSON: exact shapes from realistic
+//! payloads, `limit` and `range`, one Spotify call per list and TTL whatever the traffic,
 //! stale-while-revalidate, the recently played list shared with the `recent` state, a 403
 //! as a missing scope, 429/5xx/dead credentials, HTTP caching and CORS, demo mode, `check`.
 

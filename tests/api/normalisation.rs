@@ -1,4 +1,5 @@
-//! Spotify's shapes into the JSON document of SPEC section 5, exactly.
+//! Spotify's shapes into the JSON document of `/now-playing` (README: The JSON document),
+//! exactly.
 
 use serde_json::{Value, json as j};
 use wiremock::ResponseTemplate;

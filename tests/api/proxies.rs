@@ -1,5 +1,6 @@
-//! Trusted proxies (SPEC 9): the client address behind them keys the `/auth/login` lockout
-//! and appears in the request log; from any other peer `X-Forwarded-*` buys nothing.
+//! Trusted proxies (README: Behind a reverse proxy or CDN): the client address behind them keys the
+//! `/auth/login` lockout and appears in the request log; from any other peer `X-Forwarded-*` buys
+//! nothing.
 
 use wiremock::MockServer;
 

@@ -178,7 +178,7 @@ async fn list_rows_show_spotify_s_64_px_image() {
         assert_eq!(
             entry["image_url"],
             medium.as_str(),
-            "the JSON's item is SPEC 5's"
+            "the JSON's item is the one `/now-playing` shows"
         );
     }
 }

@@ -1,4 +1,4 @@
-//! The routes of SPEC section 4 that this service serves, and their parameters.
+//! The routes this service serves (README: Routes), and their parameters.
 
 use crate::helpers::*;
 use crate::spotify_mock::*;

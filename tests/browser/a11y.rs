@@ -1,4 +1,4 @@
-//! Accessibility (SPEC 11) in real Chromium: axe-core on every page in every theme and both
+//! Accessibility in real Chromium: axe-core on every page in every theme and both
 //! colour schemes, no animation or transition under `prefers-reduced-motion: reduce` (the
 //! progress bar's user-agent shadow parts included), and a polite live region that
 //! announces a new track but not progress ticks.

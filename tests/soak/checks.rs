@@ -333,7 +333,8 @@ fn check_calls(run: &Run, d: &mut Check) {
             }
         }
     }
-    // SPEC 7: one currently-playing call per CACHE_TTL, retries after a 401 aside.
+    // One currently-playing call per CACHE_TTL (README: How Spotify is called and cached), retries
+    // after a 401 aside.
     let playing: Vec<&Call> = calls
         .iter()
         .filter(|c| c.endpoint == Endpoint::CurrentlyPlaying)

@@ -24,7 +24,7 @@ impl Route {
     }
 }
 
-/// `error.code` of a 503 document (SPEC section 5).
+/// `error.code` of a 503 document (README: The JSON document).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Code {
     SpotifyAuth,
@@ -52,7 +52,7 @@ pub(crate) enum Outcome {
     /// `/now-playing`: 503 `state: unavailable` with this code; `/embed`: 200 with the
     /// neutral "unavailable" card (no code).
     Unavailable(Option<Code>),
-    /// Anything SPEC section 5 does not allow, described.
+    /// Anything the JSON document does not allow, described.
     Bad(String),
 }
 
@@ -163,8 +163,8 @@ async fn client(
     samples
 }
 
-/// SPEC section 5: 200 with the document, or 503 `unavailable` with a known code (and a
-/// `Retry-After` for `rate_limited`).
+/// What `/now-playing` may answer: 200 with the document, or 503 `unavailable` with a known code
+/// (and a `Retry-After` for `rate_limited`).
 fn json_outcome(status: u16, retry_after: Option<&str>, body: &str) -> Outcome {
     let short = || body.chars().take(300).collect::<String>();
     let Ok(doc) = serde_json::from_str::<Value>(body) else {
@@ -209,10 +209,7 @@ fn json_outcome(status: u16, retry_after: Option<&str>, body: &str) -> Outcome {
                     ))
                 }
                 Some(code) if shape_ok => Outcome::Unavailable(Some(code)),
-                _ => Outcome::Bad(format!(
-                    "HTTP 503, not a SPEC 5 error document: {}",
-                    short()
-                )),
+                _ => Outcome::Bad(format!("HTTP 503, not an error document: {}", short())),
             }
         }
         _ => Outcome::Bad(format!("HTTP {status}: {}", short())),

@@ -1,6 +1,7 @@
 //! Fault soak (issue 5, item 5): the real binary under 64 steady viewers while the mock
 //! Spotify fails in every way it can, phase after phase; then every response, every Spotify
-//! call and the server's memory are checked against SPEC sections 5 and 7.
+//! call and the server's memory are checked against the README ("The JSON document" and
+//! "How Spotify is called and cached").
 //!
 //! `#[ignore]`d: `.ci/run` runs it with `cargo test --test soak -- --ignored --nocapture`.
 //! About two and a half minutes.
@@ -34,9 +35,10 @@ const CACHE_TTL: Duration = Duration::from_secs(2);
 /// Longer than every stretch of failures below (see `STALE_COVERS_EVERY_FAILURE`), so that
 /// the last good answer must be served as `stale` throughout them, never a 503 `upstream`.
 const STALE_MAX: Duration = Duration::from_secs(90);
-/// The service's whole-call deadline for a Spotify request (README, SPEC section 7).
+/// The service's whole-call deadline for a Spotify request (README: How Spotify is called
+/// and cached).
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-/// Dead credentials are tried again at most this often (SPEC section 7).
+/// Dead credentials (`invalid_grant`) are tried again at most this often.
 const DEAD_RETRY: Duration = Duration::from_secs(60);
 /// The longest a round of calls to the local mock takes when nothing hangs (a 401, a token
 /// refresh and the retry, on loopback): generous, they take milliseconds.
@@ -120,7 +122,7 @@ const STALE_COVERS_EVERY_FAILURE: () = {
 };
 
 /// A hanging phase follows one that served stale answers already, so that the 5 s call it
-/// begins with (answered from the previous phase meanwhile, SPEC 7) changes no expectation:
+/// begins with (answered stale from the previous phase meanwhile) changes no expectation:
 /// `settle` counts on it.
 const NO_HANG_AFTER_FRESH: () = {
     let mut i = 1;
@@ -169,7 +171,7 @@ struct PhaseRun {
 /// ended by `start` + the longest call of the previous phase (`CALL_TIMEOUT` when it hung,
 /// else `CALL_MARGIN`), and its snapshot is reused for `CACHE_TTL`, or until `Retry-After`
 /// when that is longer. A request that finds it expired is still answered from it, at once,
-/// while the call it starts runs (stale-while-revalidate, SPEC 7); no request that begins
+/// while the call it starts runs (stale-while-revalidate); no request that begins
 /// after that call has landed is. So the margin is that call time plus that hold (at most
 /// the issue's `CACHE_TTL` + 5 s, or 1 s + `Retry-After` after the 429 phase), plus the first
 /// call of this phase: where two phases expect different answers that call does not hang,
@@ -177,7 +179,7 @@ struct PhaseRun {
 /// prints how soon each recovery came).
 ///
 /// After `invalid_grant` the credentials are dead for `DEAD_RETRY` from the last refusal
-/// (SPEC 7: the token endpoint is asked again at most once a minute): the service can only
+/// (the token endpoint is asked again at most once a minute): the service can only
 /// recover one `CACHE_TTL` (plus a call) after that retry falls due.
 fn settle(prev: Option<&PhaseSpec>, start: Duration, calls: &[Call]) -> Duration {
     let Some(prev) = prev else {

@@ -1,7 +1,8 @@
-//! The JSON of the list routes (SPEC 10): `{"kind":..,"range":..,"items":[..],"fetched_at":..,
-//! "stale":..}`, where a track is the `item` of SPEC 5 plus `rank` or `played_at` and an
-//! artist is `{"kind":"artist","rank":..,"name":..,"url":..,"image_url":..,"genres":[..]}`;
-//! and the body of a list's 503, `{"error":{"code":..,"message":..}}`.
+//! The JSON of the list routes (README: Beyond this minute):
+//! `{"kind":..,"range":..,"items":[..],"fetched_at":..,"stale":..}`, where a track is the `item`
+//! of `/now-playing` plus `rank` or `played_at` and an artist is
+//! `{"kind":"artist","rank":..,"name":..,"url":..,"image_url":..,"genres":[..]}`; and the body of
+//! a list's 503, `{"error":{"code":..,"message":..}}`.
 
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};

@@ -1,7 +1,7 @@
-//! The lists beyond this minute (SPEC 10): recently played, and top tracks and artists per
-//! range. Our model of them ([`model`]) and their JSON ([`document`]), one shared cache per
-//! list ([`service`]) serving [`ListSnapshot`]s
-//! ([`snapshot`]), and demo mode's sample lists ([`demo`]).
+//! The lists beyond this minute (README: Beyond this minute): recently played, and top tracks and
+//! artists per range. Our model of them ([`model`]) and their JSON ([`document`]), one shared cache
+//! per list ([`service`]) serving [`ListSnapshot`]s ([`snapshot`]), and demo mode's sample lists
+//! ([`demo`]).
 
 pub(crate) mod demo;
 pub(crate) mod document;

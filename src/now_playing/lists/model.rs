@@ -1,7 +1,7 @@
-//! The lists beyond this minute (SPEC 10) in our own model: which list ([`ListId`]), its
-//! entries (a track with the time it was played or its rank, or a ranked artist), and the
-//! normalisation from Spotify's shapes, with the same text cleaning and URL rules as the
-//! now-playing item. Their JSON is in [`super::document`].
+//! The lists beyond this minute (recently played, top tracks and artists) in our own model: which
+//! list ([`ListId`]), its entries (a track with the time it was played or its rank, or a ranked
+//! artist), and the normalisation from Spotify's shapes, with the same text cleaning and URL rules
+//! as the now-playing item. Their JSON is in [`super::document`].
 
 use std::sync::Arc;
 
@@ -148,7 +148,7 @@ pub(crate) enum Position {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Subject {
-    /// The `item` of SPEC 5.
+    /// A track as the `item` of `/now-playing` shows it.
     Track(Item),
     Artist(Artist),
 }

@@ -1,4 +1,5 @@
-//! One shared cache per list, with the discipline of the now-playing cache (SPEC 7 and 10):
+//! One shared cache per list, with the discipline of the now-playing cache (README: How
+//! Spotify is called and cached):
 //! Spotify is asked only when someone asks the server, at most once per list TTL (60 s for
 //! recently played, `TOP_TTL` per top list) however many ask at once (single flight); once a
 //! list has been fetched nobody waits for the next fetch (stale-while-revalidate); while

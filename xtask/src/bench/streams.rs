@@ -1,5 +1,6 @@
 //! Many clients on the server at once: event streams held open (memory per stream), and
-//! half-open connections that send half a request head and nothing more (SPEC 9).
+//! half-open connections that send half a request head and nothing more (README: Slow clients
+//! and connection limits).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
