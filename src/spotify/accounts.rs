@@ -100,7 +100,7 @@ impl Accounts {
                 .await
                 .map_err(|e| (SpotifyError::from_reqwest(e), None))?;
             let status = response.status();
-            let retry_after = super::client::retry_after(&response);
+            let retry_after = super::call::retry_after(&response);
             let body = response
                 .bytes()
                 .await
@@ -116,7 +116,7 @@ impl Accounts {
         }
         .await;
         let logged = result.as_ref().map(|_| ()).map_err(|(e, _)| e);
-        super::client::log_call_ref(&self.metrics, "token", logged, started.elapsed());
+        super::call::log_call_ref(&self.metrics, "token", logged, started.elapsed());
         result
     }
 }

@@ -185,7 +185,7 @@ impl Images {
 async fn fetch(http: reqwest::Client, url: Url, metrics: Metrics) -> Option<Arc<str>> {
     let started = std::time::Instant::now();
     let result = download(&http, url).await;
-    super::client::log_call(&metrics, "image", &result, started.elapsed());
+    super::call::log_call(&metrics, "image", &result, started.elapsed());
     result.ok()
 }
 

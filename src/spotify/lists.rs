@@ -6,14 +6,11 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+use super::call::PAGE;
 use super::client::SpotifyClient;
 use super::error::SpotifyError;
 use super::settings::endpoint;
 use super::types::{Image, Item, nullable};
-
-/// The `limit` of every list call: the most one page holds, so one call serves every
-/// `limit` a viewer asks for.
-pub(crate) const PAGE: u8 = 50;
 
 /// Which top list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

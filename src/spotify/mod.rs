@@ -1,11 +1,12 @@
 //! Everything about Spotify and nothing about our pages: its settings ([`settings`]), the
 //! accounts service ([`accounts`]), the access-token cache ([`token_cache`]) with its file
-//! ([`token_store`]) and lifetimes ([`lifetime`]), the API calls ([`client`], [`lists`]),
-//! serde mirrors of its JSON ([`types`]), cover art ([`images`]), its hosts ([`hosts`]) and
-//! what can go wrong ([`error`], [`mod@unreachable`]).
+//! ([`token_store`]) and lifetimes ([`lifetime`]), the API calls ([`client`], [`lists`]) and
+//! what every call shares ([`call`]), serde mirrors of its JSON ([`types`]), cover art
+//! ([`images`]), its hosts ([`hosts`]) and what can go wrong ([`error`], [`mod@unreachable`]).
 
 pub(crate) mod accounts;
 pub(crate) mod authorize;
+pub(crate) mod call;
 pub(crate) mod client;
 pub(crate) mod error;
 pub(crate) mod hosts;
