@@ -21,9 +21,6 @@ use crate::metrics::Metrics;
 use crate::spotify::lifetime::EXPIRY_WARNING;
 use crate::spotify::{SpotifyClient, SpotifyError};
 
-/// `recently-played` is asked at most this often (or once per `CACHE_TTL` if that is longer).
-pub(crate) const RECENT_TTL: Duration = Duration::from_secs(60);
-
 /// One fetched state.
 pub struct Snapshot {
     pub(crate) view: View,

@@ -24,9 +24,11 @@ use super::model::{
 use super::snapshot::ListSnapshot;
 use crate::clock::Clock;
 use crate::now_playing::model::Item;
-use crate::now_playing::service::RECENT_TTL;
 use crate::spotify::lists::TopKind;
 use crate::spotify::{SpotifyClient, SpotifyError};
+
+/// `recently-played` is asked at most this often (or once per `CACHE_TTL` if that is longer).
+const RECENT_TTL: Duration = Duration::from_secs(60);
 
 /// After a failure (other than a missing scope) a list is asked again after this long, or
 /// after `Retry-After` if that is longer: a failure is no answer to keep for a whole TTL.
