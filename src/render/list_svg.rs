@@ -136,3 +136,51 @@ pub(crate) fn card(
     let csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:".to_owned();
     Rendered::ok_or_failed("the list card", "image/svg+xml", body, Some(csp))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::list_widget::tests::sample;
+
+    #[test]
+    fn the_card_is_valid_xml_with_a_title_naming_the_list() {
+        let arts = [
+            Art::Ready("data:image/jpeg;base64,AAAA".into()),
+            Art::Unavailable,
+        ];
+        for layout in ["card", "compact"] {
+            let params = WidgetParams::from_query(
+                &[("layout".to_owned(), layout.to_owned())]
+                    .into_iter()
+                    .collect(),
+            )
+            .unwrap();
+            let svg = card(&sample(), &params, &arts, Utc::now(), true);
+            let text = std::str::from_utf8(&svg.body).unwrap();
+            let doc = roxmltree::Document::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            let root = doc.root_element();
+            assert_eq!(root.attribute("role"), Some("img"));
+            let title = root
+                .children()
+                .find(|n| n.has_tag_name("title"))
+                .and_then(|n| n.text())
+                .unwrap();
+            assert!(
+                title.starts_with("Recently played: </text><script>"),
+                "{title}"
+            );
+            assert!(text.contains("data:image/jpeg;base64,AAAA"));
+        }
+    }
+
+    #[test]
+    fn a_notice_replaces_the_rows() {
+        let list = ListWidget {
+            rows: Vec::new(),
+            notice: Some("Needs the user-top-read scope".into()),
+            ..sample()
+        };
+        let svg = card(&list, &WidgetParams::default(), &[], Utc::now(), false);
+        roxmltree::Document::parse(std::str::from_utf8(&svg.body).unwrap()).unwrap();
+    }
+}
