@@ -2,23 +2,8 @@
 
 use std::time::Duration;
 
-use now_playing::config::{Config, Source};
-
 use crate::helpers::*;
 use crate::spotify_mock::*;
-
-async fn spawn_demo() -> TestApp {
-    let spotify = wiremock::MockServer::start().await;
-    spawn_with_config(
-        spotify,
-        Config {
-            source: Source::Demo,
-            port: 0,
-            ..Config::default()
-        },
-    )
-    .await
-}
 
 #[tokio::test]
 async fn demo_cycles_through_every_kind_of_state() {

@@ -4,19 +4,7 @@
 
 use std::io::Read;
 
-use now_playing::config::{Config, Source};
-
 use crate::helpers::*;
-
-async fn spawn_demo() -> TestApp {
-    let spotify = wiremock::MockServer::start().await;
-    let config = Config {
-        source: Source::Demo,
-        port: 0,
-        ..Config::default()
-    };
-    spawn_with_config(spotify, config).await
-}
 
 /// Every route whose representation is kept and compressed once (the static files at start,
 /// the others once asked for twice).

@@ -106,6 +106,17 @@ pub(crate) async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp 
     spawn_with_config(spotify, config).await
 }
 
+/// The server in demo mode; Spotify's stand-in is there only to assert it is never called.
+pub(crate) async fn spawn_demo() -> TestApp {
+    let spotify = MockServer::start().await;
+    let config = Config {
+        source: Source::Demo,
+        port: 0,
+        ..Config::default()
+    };
+    spawn_with_config(spotify, config).await
+}
+
 pub(crate) async fn spawn_with_config(spotify: MockServer, config: Config) -> TestApp {
     let clock = Clock::manual(start_time());
     let app = Application::build_with_clock(config, clock.clone())

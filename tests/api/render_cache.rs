@@ -5,30 +5,10 @@
 use now_playing::config::{Config, ServerSettings, Settings, Source, SpotifySettings};
 use now_playing::now_playing::lists::{TopKind, TopRange};
 use serde_json::Value;
-use wiremock::ResponseTemplate;
 
 use crate::helpers::*;
 use crate::lists::TOP_TRACKS;
 use crate::spotify_mock::*;
-
-/// The first bytes of a JPEG, enough for a data URI.
-const JPEG: &[u8] = &[
-    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01, 0xff, 0xd9,
-];
-
-fn jpeg() -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(JPEG.to_vec(), "image/jpeg")
-}
-
-async fn spawn_demo() -> TestApp {
-    let spotify = wiremock::MockServer::start().await;
-    let config = Config {
-        source: Source::Demo,
-        port: 0,
-        ..Config::default()
-    };
-    spawn_with_config(spotify, config).await
-}
 
 /// `now_playing_render_cache_bytes` from `/metrics`.
 async fn render_cache_bytes(app: &TestApp) -> usize {

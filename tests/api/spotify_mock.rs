@@ -20,6 +20,16 @@ use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate, Times};
 
 use crate::helpers::{CURRENTLY_PLAYING, RECENTLY_PLAYED, TOKEN, TOKEN_PATH};
 
+/// The first bytes of a JPEG, enough for a data URI.
+pub(crate) const JPEG: &[u8] = &[
+    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01, 0xff, 0xd9,
+];
+
+/// Cover art as Spotify's image host sends it.
+pub(crate) fn jpeg() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(JPEG.to_vec(), "image/jpeg")
+}
+
 /// A `200` with `body` as JSON.
 pub(crate) fn json(body: &str) -> ResponseTemplate {
     json_status(200, body)

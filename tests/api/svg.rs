@@ -11,10 +11,6 @@ use crate::helpers::*;
 use crate::spotify_mock::*;
 
 const COVER_PATH: &str = "/image/ab67616d00001e02da5d5aeeabacacc1263c0f4b";
-/// The first bytes of a JPEG, enough for a data URI.
-const JPEG: &[u8] = &[
-    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01, 0xff, 0xd9,
-];
 
 /// Parses the card and checks what every card must be: SVG 1.1 in the SVG namespace, no script.
 fn assert_valid_svg(body: &str) -> roxmltree::Document<'_> {
@@ -54,10 +50,6 @@ async fn mount_cover(app: &TestApp, response: ResponseTemplate, times: u64) {
         .respond(response)
         .expect(times)
         .await;
-}
-
-fn jpeg() -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(JPEG.to_vec(), "image/jpeg")
 }
 
 #[tokio::test]
