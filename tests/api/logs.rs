@@ -73,73 +73,64 @@ async fn every_request_line_is_written_out_by_shutdown_without_colour_codes() {
 
 #[tokio::test]
 async fn a_long_path_is_logged_cut_to_256_bytes_a_long_method_to_32_and_the_query_never() {
-    let port = free_port().to_string();
-    let child = binary(
-        &["serve", "--demo"],
-        &[
-            ("PORT", &port),
-            ("LOG_FORMAT", "json"),
-            ("RUST_LOG", "info"),
-        ],
-    )
-    .spawn()
-    .expect("the binary runs");
-    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Server::start_with(&["serve", "--demo"], &[("RUST_LOG", "info")], None).await;
     let http = reqwest::Client::new();
-    eventually("the server answers", || async {
-        http.get(format!("{base}/healthz")).send().await.is_ok()
-    })
-    .await;
 
     let long = format!("/{}", "a".repeat(1_000));
     let response = http
-        .get(format!("{base}{long}?code=secret-code"))
+        .get(server.url(&format!("{long}?code=secret-code")))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
     let longer = format!("/{}", "b".repeat(20_000));
-    let response = http.get(format!("{base}{longer}")).send().await.unwrap();
+    let response = http.get(server.url(&longer)).send().await.unwrap();
     assert_eq!(response.status(), 414);
     let method = "X".repeat(10_000);
     let response = http
         .request(
             reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
-            format!("{base}/now-playing"),
+            server.url("/now-playing"),
         )
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 405);
 
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let output = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+    // Stopped, so that every queued line is written out.
+    server.signal("TERM");
+    tokio::time::timeout(Duration::from_secs(10), server.child.wait())
         .await
         .expect("stops within 10 s")
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("secret-code"), "{stderr}");
-    let requests: Vec<(String, String)> = stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|l| l["message"] == "request" && l["path"] != "/healthz")
-        .map(|l| {
-            let field = |name: &str| l[name].as_str().unwrap().to_owned();
-            (field("method"), field("path"))
-        })
-        .collect();
+    let requests = || -> Vec<(String, String)> {
+        server
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|l| l["message"] == "request" && l["path"] != "/healthz")
+            .map(|l| {
+                let field = |name: &str| l[name].as_str().unwrap().to_owned();
+                (field("method"), field("path"))
+            })
+            .collect()
+    };
+    eventually("the three request lines are read", || async {
+        requests().len() >= 3
+    })
+    .await;
+    let log = server.log_text();
+    assert!(!log.contains("secret-code"), "{log}");
     let get = || "GET".to_owned();
     assert_eq!(
-        requests,
+        requests(),
         [
             (get(), format!("{}…", &long[..256])),
             (get(), format!("{}…", &longer[..256])),
             (format!("{}…", &method[..32]), "/now-playing".to_owned()),
         ],
-        "{stderr}"
+        "{log}"
     );
 }
