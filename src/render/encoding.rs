@@ -66,8 +66,8 @@ impl Encodings {
             })
         };
         Self {
-            gzip: smaller(gzip(body), "gzip"),
-            br: smaller(brotli(body), "br"),
+            gzip: smaller(compress(Coding::Gzip, body, Effort::Best), "gzip"),
+            br: smaller(compress(Coding::Brotli, body, Effort::Best), "br"),
         }
     }
 
@@ -95,19 +95,46 @@ pub(crate) fn tagged(etag: &HeaderValue, suffix: &str) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{plain}-{suffix}\"")).expect("hex and a coding name")
 }
 
-fn gzip(body: &[u8]) -> Option<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+/// How hard to compress: at the best levels for what is kept and served many times, at the
+/// fastest for what is made per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Effort {
+    Best,
+    Fastest,
+}
+
+/// `body` in `coding` (`None` for identity, or if the encoder failed).
+pub(crate) fn compress(coding: Coding, body: &[u8], effort: Effort) -> Option<Vec<u8>> {
+    match coding {
+        Coding::Identity => None,
+        Coding::Gzip => gzip(body, effort),
+        Coding::Brotli => brotli(body, effort),
+    }
+}
+
+fn gzip(body: &[u8], effort: Effort) -> Option<Vec<u8>> {
+    let level = match effort {
+        Effort::Best => flate2::Compression::best(),
+        Effort::Fastest => flate2::Compression::fast(),
+    };
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), level);
     encoder.write_all(body).ok()?;
     encoder.finish().ok()
 }
 
-fn brotli(body: &[u8]) -> Option<Vec<u8>> {
+fn brotli(body: &[u8], effort: Effort) -> Option<Vec<u8>> {
     let mut out = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 11,
-        // A window as large as the body, at least the smallest brotli allows: less memory.
-        lgwin: (usize::BITS - body.len().leading_zeros()).clamp(10, 22) as i32,
-        ..Default::default()
+    let params = match effort {
+        Effort::Best => brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            // A window as large as the body, at least the smallest brotli allows: less memory.
+            lgwin: (usize::BITS - body.len().leading_zeros()).clamp(10, 22) as i32,
+            ..Default::default()
+        },
+        Effort::Fastest => brotli::enc::BrotliEncoderParams {
+            quality: 0,
+            ..Default::default()
+        },
     };
     brotli::BrotliCompress(&mut &body[..], &mut out, &params).ok()?;
     Some(out)

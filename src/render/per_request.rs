@@ -3,13 +3,11 @@
 //! response, BENCHMARKS.md), with that coding's own `ETag`, so that `respond` sends a `304`
 //! only to a client that holds the same coding.
 
-use std::io::Write;
-
 use axum::body::Bytes;
 use axum::http::HeaderValue;
 
 use super::Rendered;
-use super::encoding::{self, Coding, Encoded, Encodings};
+use super::encoding::{self, Coding, Effort, Encoded, Encodings};
 
 /// `rendered` with the coding the client's `Accept-Encoding` prefers among gzip, brotli and
 /// identity, when it is smaller than the body: its `ETag` is the identity's with the coding
@@ -20,11 +18,7 @@ pub(crate) fn compressed(
 ) -> Rendered {
     let accept = accept_encoding.and_then(|v| v.to_str().ok());
     let coding = encoding::negotiate(accept, true, true);
-    let body = match coding {
-        Coding::Identity => return rendered,
-        Coding::Gzip => gzip(&rendered.body),
-        Coding::Brotli => brotli(&rendered.body),
-    };
+    let body = encoding::compress(coding, &rendered.body, Effort::Fastest);
     let Some(body) = body.filter(|b| b.len() < rendered.body.len()) else {
         return rendered;
     };
@@ -45,22 +39,6 @@ pub(crate) fn compressed(
         }
     };
     rendered
-}
-
-fn gzip(body: &[u8]) -> Option<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(body).ok()?;
-    encoder.finish().ok()
-}
-
-fn brotli(body: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 0,
-        ..Default::default()
-    };
-    brotli::BrotliCompress(&mut &body[..], &mut out, &params).ok()?;
-    Some(out)
 }
 
 #[cfg(test)]
