@@ -38,10 +38,9 @@ pub(super) struct Watched<T> {
     state: Arc<ConnectionState>,
     /// How long a write may wait for the client to take a byte.
     timeout: Duration,
-    /// Armed (`Some`) from the first write that could not go through until the client takes
-    /// a byte; made on the first stall and reused.
+    /// When a waiting write fails: made at the first stall, reset at each later one; it
+    /// counts only while `state` says the connection is stalled.
     deadline: Option<Pin<Box<Sleep>>>,
-    stalled: bool,
     /// A read put off while the write waited, woken when the client reads again.
     deferred_read: Option<Waker>,
 }
@@ -53,15 +52,13 @@ impl<T: Abortable> Watched<T> {
             state,
             timeout,
             deadline: None,
-            stalled: false,
             deferred_read: None,
         }
     }
 
     /// A write found no room: start the deadline if it is not running; fail once it passed.
-    fn stall<R>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
-        if !self.stalled {
-            self.stalled = true;
+    fn stall(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if !self.state.stalled() {
             let now = Instant::now();
             self.state.set_stalled(Some(now.into_std()));
             self.io.reset_on_close(true);
@@ -81,10 +78,24 @@ impl<T: Abortable> Watched<T> {
         }
     }
 
-    /// A write went through (or failed for its own reason): the client is reading.
+    /// What a write of the socket came to: `Pending` starts or checks the stall's deadline;
+    /// anything else means the client is reading (or the write failed for its own reason).
+    fn written(
+        &mut self,
+        cx: &mut Context<'_>,
+        result: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match result {
+            Poll::Pending => self.stall(cx),
+            ready => {
+                self.progressed();
+                ready
+            }
+        }
+    }
+
     fn progressed(&mut self) {
-        if self.stalled {
-            self.stalled = false;
+        if self.state.stalled() {
             self.state.set_stalled(None);
             self.io.reset_on_close(false);
             if let Some(read) = self.deferred_read.take() {
@@ -101,7 +112,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.stalled {
+        if this.state.stalled() {
             // The next request waits until the client has taken the last response.
             this.deferred_read = Some(cx.waker().clone());
             return Poll::Pending;
@@ -117,13 +128,8 @@ impl<T: AsyncWrite + Abortable + Unpin> AsyncWrite for Watched<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.io).poll_write(cx, buf) {
-            Poll::Pending => this.stall(cx),
-            ready => {
-                this.progressed();
-                ready
-            }
-        }
+        let result = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.written(cx, result)
     }
 
     fn poll_write_vectored(
@@ -132,13 +138,8 @@ impl<T: AsyncWrite + Abortable + Unpin> AsyncWrite for Watched<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
-            Poll::Pending => this.stall(cx),
-            ready => {
-                this.progressed();
-                ready
-            }
-        }
+        let result = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.written(cx, result)
     }
 
     fn is_write_vectored(&self) -> bool {
