@@ -63,6 +63,23 @@ async fn a_head_larger_than_32_kib_is_431_and_the_connection_closed() {
 }
 
 #[tokio::test]
+async fn a_head_of_exactly_32_kib_is_served_and_one_byte_more_is_431() {
+    let app = spawn_app().await;
+    let padded = |len: usize| request("/healthz", &[("x-pad", "a".repeat(len))]);
+    let fits = 32 * 1024 - padded(0).len();
+    assert_eq!(padded(fits).len(), 32 * 1024);
+    assert_eq!(send(&app, &padded(fits)).await.0, 200);
+    assert_eq!(refused(&app, &padded(fits + 1)).await, 431);
+    // The target counts toward the head.
+    let target = format!("/healthz?pad={}", "a".repeat(8 * 1024 - 20));
+    let pad = "a".repeat(32 * 1024 - 8 * 1024);
+    assert_eq!(
+        refused(&app, &request(&target, &[("x-pad", pad)])).await,
+        431
+    );
+}
+
+#[tokio::test]
 async fn a_target_longer_than_8_kib_is_414_and_the_connection_closed() {
     let app = spawn_app().await;
     let target = format!("/now-playing.svg?accent={}", "a".repeat(20 * 1024));
